@@ -1,0 +1,4 @@
+package teams
+
+// ScorecardConfig is the org's `scorecard:` section.
+type ScorecardConfig struct{}
