@@ -75,6 +75,10 @@ type RoutingConfig struct {
 	MaxMisses int `yaml:"max_misses" json:"max_misses"`
 	// WrapUpSeconds is how long wrap-up lasts before its timer ends it.
 	WrapUpSeconds float64 `yaml:"wrap_up_seconds" json:"wrap_up_seconds"`
+	// ActiveLeaseSeconds is the longest a contact may stay accepted without
+	// an `ended` event; then the engine ends it, so no agent stays stuck
+	// busy when a platform loses an event.
+	ActiveLeaseSeconds float64 `yaml:"active_lease_seconds" json:"active_lease_seconds"`
 
 	// ContinuityHalfLifeSeconds is the half-life of customer-agent affinity.
 	ContinuityHalfLifeSeconds float64 `yaml:"continuity_half_life_seconds" json:"continuity_half_life_seconds"`
@@ -131,6 +135,7 @@ func DefaultRouting() RoutingConfig {
 		OfferTTLSeconds:           15,
 		MaxMisses:                 3,
 		WrapUpSeconds:             60,
+		ActiveLeaseSeconds:        4 * 3600,
 		ContinuityHalfLifeSeconds: 7 * 24 * 3600,
 		ContinuityMemorySeconds:   30 * 24 * 3600,
 		ResolvedAffinity:          0.6,
@@ -205,6 +210,7 @@ func (c *RoutingConfig) Validate(where string) []string {
 		bad("max_misses must be >= 1, got %d", c.MaxMisses)
 	}
 	nonNeg("wrap_up_seconds", c.WrapUpSeconds)
+	positive("active_lease_seconds", c.ActiveLeaseSeconds)
 	positive("continuity_half_life_seconds", c.ContinuityHalfLifeSeconds)
 	positive("continuity_memory_seconds", c.ContinuityMemorySeconds)
 	if c.ResolvedAffinity < 0 || c.ResolvedAffinity > 1 || math.IsNaN(c.ResolvedAffinity) {

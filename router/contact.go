@@ -1,0 +1,298 @@
+package router
+
+import (
+	"container/heap"
+	"math"
+	"sort"
+
+	"github.com/tex-cx/tex/teams"
+)
+
+type contact struct {
+	id          string
+	seq         int64 // queue order within a priority: arrival, or negative when requeued to the front
+	market      int32
+	team        int32 // home team: whose queue holds it
+	channel     uint8
+	lang        uint8
+	skills      []int16
+	minProf     []uint8
+	priority    int
+	customerKey string // continuity memory key: customer id, else "ani:"+E.164
+	customerID  string
+	ani         string
+	matchedBy   string
+	hist        history // the customer's history when the contact arrived
+	known       int32   // the known agent when on the home team, else -1
+	served      []int32 // other home-team agents who served the customer before
+
+	state     string
+	arrivedAt ts
+	chain     []step
+	step      int // furthest open step of chain
+	stepOpen  ts  // when chain[step] opened; chain[step+1] opens a budget later
+	gen       uint32
+	callback  bool
+	cbNumber  string
+	cbAt      ts
+	cbOffered bool
+	queued    bool // in its team's queue
+	inAny     bool // in Core.anyWait
+	waited    bool // has been queued at some point
+
+	agent        int32
+	offerExpires ts
+	offeredAt    ts
+	matchedStep  teams.StepKind
+	missedBy     []missed
+	answeredAt   ts
+	endedAt      ts
+	wrappedAt    ts
+	holdSecs     float64
+	transferred  bool
+	transferTo   string
+	resolved     *bool
+	disposition  string
+	continuity   string
+	ewtAtArrival float64 // -1 when unknown
+	published    bool    // a ResolvedContact went out
+	decisions    []*Decision
+	dirty        bool
+}
+
+func (ct *contact) terminal() bool {
+	return ct.state == ContactCompleted || ct.state == ContactAbandoned
+}
+
+func (ct *contact) waiting() bool {
+	return ct.state == ContactQueued || ct.state == ContactCallback
+}
+
+// missed is an agent who rejected the contact or let its offer expire; it
+// is not offered the contact again until the cool-off ends.
+type missed struct {
+	agent int32
+	until ts
+}
+
+// histEntry is one remembered contact between a customer and an agent.
+type histEntry struct {
+	agent    int32
+	at       ts
+	resolved int8 // -1 unknown, 0 no, 1 yes
+}
+
+// history is the engine's continuity memory of one customer: the most
+// recent agents who served them, newest first.
+type history struct {
+	n       int
+	entries [4]histEntry
+}
+
+// record notes that agent served the customer at t, keeping each agent once.
+func (h *history) record(agent int32, at ts) {
+	pos := h.n
+	for i := 0; i < h.n; i++ {
+		if h.entries[i].agent == agent {
+			pos = i
+			break
+		}
+	}
+	if pos == len(h.entries) {
+		pos = len(h.entries) - 1
+	} else if pos == h.n {
+		h.n++
+	}
+	copy(h.entries[1:pos+1], h.entries[:pos])
+	h.entries[0] = histEntry{agent: agent, at: at, resolved: -1}
+}
+
+func (h *history) setResolved(agent int32, resolved *bool) {
+	for i := 0; i < h.n; i++ {
+		if h.entries[i].agent == agent {
+			switch {
+			case resolved == nil:
+				h.entries[i].resolved = -1
+			case *resolved:
+				h.entries[i].resolved = 1
+			default:
+				h.entries[i].resolved = 0
+			}
+			return
+		}
+	}
+}
+
+// forget drops entries older than ttl.
+func (h *history) forget(now, ttl ts) {
+	for h.n > 0 && now-h.entries[h.n-1].at > ttl {
+		h.n--
+	}
+}
+
+// affinity is the continuity component for agent: decayed with the age of
+// their last contact, full when that contact was not resolved.
+func (c *Core) affinity(h *history, agent int32) float64 {
+	for i := 0; i < h.n; i++ {
+		e := &h.entries[i]
+		if e.agent != agent {
+			continue
+		}
+		age := toSeconds(c.now - e.at)
+		if age < 0 {
+			age = 0
+		}
+		a := math.Exp(-age / c.contTau)
+		if e.resolved == 1 {
+			a *= c.cfg.ResolvedAffinity
+		}
+		return a
+	}
+	return 0
+}
+
+// handleStats keeps a team's recent handle times (talk + hold + wrap) for
+// the EWT, with the mean residual life they imply.
+type handleStats struct {
+	ring   []float64
+	next   int
+	n      int
+	sum    float64
+	sorted []float64
+	suffix []float64 // suffix sums of sorted
+	stale  bool
+}
+
+func (h *handleStats) init(size int) { h.ring = make([]float64, size) }
+
+func (h *handleStats) add(v float64) {
+	if h.n == len(h.ring) {
+		h.sum -= h.ring[h.next]
+	} else {
+		h.n++
+	}
+	h.ring[h.next] = v
+	h.sum += v
+	h.next = (h.next + 1) % len(h.ring)
+	h.stale = true
+}
+
+func (h *handleStats) mean(def float64) float64 {
+	if h.n == 0 {
+		return def
+	}
+	return h.sum / float64(h.n)
+}
+
+// residual is the expected remaining handle time of a contact that has
+// lasted elapsed seconds, from the recent samples: mean of (s - elapsed)
+// over samples longer than elapsed. With no history it assumes def, and
+// when the contact outlasts every sample it assumes a tenth of the mean.
+func (h *handleStats) residual(elapsed, def float64) float64 {
+	if h.n == 0 {
+		return max(def-elapsed, def*0.1)
+	}
+	if h.stale {
+		h.sorted = append(h.sorted[:0], h.ring[:h.n]...)
+		sort.Float64s(h.sorted)
+		h.suffix = h.suffix[:0]
+		for range h.sorted {
+			h.suffix = append(h.suffix, 0)
+		}
+		acc := 0.0
+		for i := len(h.sorted) - 1; i >= 0; i-- {
+			acc += h.sorted[i]
+			h.suffix[i] = acc
+		}
+		h.stale = false
+	}
+	i := sort.SearchFloat64s(h.sorted, elapsed)
+	for i < len(h.sorted) && h.sorted[i] <= elapsed {
+		i++
+	}
+	if i == len(h.sorted) {
+		return h.mean(def) * 0.1
+	}
+	cnt := float64(len(h.sorted) - i)
+	return (h.suffix[i] - cnt*elapsed) / cnt
+}
+
+// Timers.
+
+type timerKind uint8
+
+const (
+	timerOffer     timerKind = iota + 1 // an offer's TTL ran out
+	timerStep                           // the next fallback step opens
+	timerWrap                           // wrap-up ends by its timer
+	timerLease                          // an accepted contact outlived its lease
+	timerRetention                      // a finished contact can be forgotten
+	timerRetry                          // a missed-offer cool-off ended
+)
+
+type timer struct {
+	at   ts
+	seq  uint64
+	kind timerKind
+	gen  uint32
+	ct   *contact
+}
+
+// valid reports whether the timer still matters: every state change of a
+// contact bumps its generation, which cancels its pending timers.
+func (t *timer) valid() bool { return t.ct.gen == t.gen }
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = timer{}
+	*h = old[:len(old)-1]
+	return t
+}
+func (h *timerHeap) pop() timer { return heap.Pop(h).(timer) }
+
+func (c *Core) schedule(ct *contact, kind timerKind, at ts) {
+	c.timerSeq++
+	heap.Push(&c.timers, timer{at: at, seq: c.timerSeq, kind: kind, gen: ct.gen, ct: ct})
+}
+
+// runTimers fires due timers in deadline order, each at its own time, so the
+// outcome does not depend on when the shell ticks.
+func (c *Core) runTimers(until ts) {
+	for len(c.timers) > 0 && c.timers[0].at <= until {
+		t := c.timers.pop()
+		if !t.valid() {
+			continue
+		}
+		if t.at > c.now {
+			c.now = t.at
+		}
+		switch t.kind {
+		case timerOffer:
+			c.missOffer(t.ct, "expired")
+		case timerStep:
+			c.openNextSteps(t.ct)
+		case timerRetry:
+			if t.ct.waiting() {
+				c.dispatch(t.ct, TriggerRequeue)
+			}
+		case timerWrap:
+			c.finishWrap(t.ct, nil, "", false)
+		case timerLease:
+			c.endContact(t.ct, c.now, 0, false, "", "lease_expired")
+		case timerRetention:
+			c.forgetContact(t.ct)
+		}
+	}
+}

@@ -1,0 +1,459 @@
+package router
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tex-cx/tex/teams"
+)
+
+// maxIDLen bounds contact, agent and customer ids so that one bad client
+// cannot make the engine hold megabytes per contact.
+const maxIDLen = 256
+
+// Route places a contact: it identifies the customer, walks the market's
+// fallback chain, and offers the contact to the best eligible agent or
+// queues it. A repeated request for a known contact id changes nothing and
+// answers with the contact's current state.
+func (c *Core) Route(now time.Time, req *RouteRequest) (RouteReply, error) {
+	c.advance(now)
+	if req.ContactID == "" {
+		return RouteReply{}, errorf(CodeInvalidRequest, "contact_id is required")
+	}
+	if len(req.ContactID) > maxIDLen {
+		return RouteReply{}, errorf(CodeInvalidRequest, "contact_id is longer than %d characters", maxIDLen)
+	}
+	if ct, ok := c.contacts[req.ContactID]; ok {
+		return c.reply(ct), nil
+	}
+	ct, err := c.newContact(req)
+	if err != nil {
+		return RouteReply{}, err
+	}
+	c.contacts[ct.id] = ct
+	c.setState(ct, ContactQueued, "arrived")
+	c.dispatch(ct, TriggerRoute)
+	return c.reply(ct), nil
+}
+
+// newContact validates a request and builds its contact, without touching state.
+func (c *Core) newContact(req *RouteRequest) (*contact, error) {
+	ch, ok := c.chanIdx[req.Channel]
+	if !ok {
+		if req.Channel == "" {
+			return nil, errorf(CodeInvalidRequest, "channel is required (one of %s)", strings.Join(c.chanName, ", "))
+		}
+		return nil, errorf(CodeInvalidRequest, "channel %q is not served by any agent in the org (want one of %s)", req.Channel, strings.Join(c.chanName, ", "))
+	}
+	if req.Priority < 0 || req.Priority > 100 {
+		return nil, errorf(CodeInvalidRequest, "priority must be 0-100, got %d", req.Priority)
+	}
+	if len(req.CustomerID) > maxIDLen {
+		return nil, errorf(CodeInvalidRequest, "customer_id is longer than %d characters", maxIDLen)
+	}
+	langName := req.Language
+	if langName == "" {
+		langName = c.cfg.DefaultLanguage
+	}
+	lang, ok := c.langIdx[langName]
+	if !ok {
+		return nil, errorf(CodeInvalidRequest, "language %q is not spoken by any agent in the org", langName)
+	}
+	ct := &contact{
+		id: req.ContactID, channel: ch, lang: lang, priority: req.Priority,
+		known: -1, agent: -1, ewtAtArrival: -1, arrivedAt: c.now, stepOpen: c.now, customerID: req.CustomerID,
+	}
+	if len(req.Skills) > 16 {
+		return nil, errorf(CodeInvalidRequest, "at most 16 skills per contact, got %d", len(req.Skills))
+	}
+	for _, s := range req.Skills {
+		id, ok := c.skillIdx[s]
+		if !ok {
+			return nil, errorf(CodeInvalidRequest, "skill %q is not a skill of any agent in the org", s)
+		}
+		ct.skills = append(ct.skills, id)
+		ct.minProf = append(ct.minProf, uint8(c.cfg.MinimumFor(s)))
+	}
+	if req.ANI != "" {
+		ani, err := teams.NormalizePhone(req.ANI)
+		if err != nil {
+			return nil, errorf(CodeInvalidRequest, "ani: %v", err)
+		}
+		ct.ani = ani
+	}
+	if err := c.identify(ct, req); err != nil {
+		return nil, err
+	}
+	m := c.markets[ct.market]
+	if !c.teams[m.home].owned {
+		return nil, errorf(CodeUnavailable, "market %s is served by team %s, which another routing group owns", m.id, c.teams[m.home].id)
+	}
+	ct.team = m.home
+	ct.chain = m.chain
+	c.seq++
+	ct.seq = int64(c.seq)
+	c.loadHistory(ct)
+	return ct, nil
+}
+
+// identify finds the market: customer id, then ANI, then the market the
+// request names, then the ANI's area code, then the org default.
+func (c *Core) identify(ct *contact, req *RouteRequest) error {
+	cust := c.org.Customers
+	if req.CustomerID != "" {
+		ct.customerKey = req.CustomerID
+		if mk, ok := cust.MarketOf(req.CustomerID); ok {
+			if mi, ok := c.mktIdx[mk]; ok {
+				ct.market, ct.matchedBy = mi, MatchedCustomerID
+				return nil
+			}
+		}
+	}
+	if ct.ani != "" {
+		if id, mk, ok := cust.ByPhone(ct.ani); ok {
+			if mi, ok := c.mktIdx[mk]; ok {
+				ct.market, ct.matchedBy = mi, MatchedANI
+				if ct.customerKey == "" {
+					ct.customerKey, ct.customerID = id, id
+				}
+				return nil
+			}
+		}
+		if ct.customerKey == "" {
+			ct.customerKey = "ani:" + ct.ani
+		}
+	}
+	if req.Market != "" {
+		mi, ok := c.mktIdx[req.Market]
+		if !ok {
+			return errorf(CodeInvalidRequest, "market %q is not a market of the org", req.Market)
+		}
+		ct.market, ct.matchedBy = mi, MatchedMarket
+		return nil
+	}
+	if ac, ok := teams.AreaCode(ct.ani); ok {
+		if mi, ok := c.areaCode[ac]; ok {
+			ct.market, ct.matchedBy = mi, MatchedAreaCode
+			return nil
+		}
+	}
+	if c.defMkt < 0 {
+		return errorf(CodeInvalidRequest, "the contact matches no market (no known customer_id, ani or market) and the org has no default_market")
+	}
+	ct.market, ct.matchedBy = c.defMkt, MatchedDefault
+	return nil
+}
+
+// loadHistory copies the customer's continuity memory into the contact and
+// finds the known agent and the home-team agents who served them before.
+func (c *Core) loadHistory(ct *contact) {
+	if ct.customerKey == "" {
+		return
+	}
+	h, ok := c.memory[ct.customerKey]
+	if !ok {
+		return
+	}
+	h.forget(c.now, c.memoryTTL)
+	if h.n == 0 {
+		delete(c.memory, ct.customerKey)
+		return
+	}
+	ct.hist = *h
+	if c.policy != PolicyTex {
+		// Baselines ignore continuity, but the history still classifies
+		// the contact (same agent or not) for the simulator's figures.
+		return
+	}
+	for i := 0; i < h.n; i++ {
+		ai := h.entries[i].agent
+		if c.agents[ai].team != ct.team {
+			continue
+		}
+		if i == 0 {
+			ct.known = ai
+		} else {
+			ct.served = append(ct.served, ai)
+		}
+	}
+}
+
+// dispatch looks for an agent for a waiting contact over its open fallback
+// steps, opening further steps while the current one has a zero budget or
+// nobody who could serve; it offers the contact or (re)queues it.
+func (c *Core) dispatch(ct *contact, trigger string) {
+	s := stepScan{seed: contactSeed(ct.id)}
+	var d *Decision
+	if c.explain {
+		d = &Decision{ContactID: ct.id, At: c.nowTime(), Trigger: trigger, Market: c.markets[ct.market].id,
+			MatchedBy: ct.matchedBy, Team: c.teams[ct.team].id, Policy: string(c.policy),
+			Weights: &WeightsView{c.weights.Continuity, c.weights.Skill, c.weights.Fairness}}
+	}
+	matched := -1
+	for i := 0; i < len(ct.chain) && i <= ct.step; i++ {
+		var tr *StepTrace
+		if d != nil {
+			d.Steps = append(d.Steps, StepTrace{Step: string(ct.chain[i].kind), Open: true, Teams: c.stepTeams(ct, ct.chain[i].kind)})
+			tr = &d.Steps[len(d.Steps)-1]
+		}
+		viable := c.scanStep(ct, ct.chain[i], &s, tr)
+		if tr != nil {
+			tr.Viable = viable
+		}
+		if s.best != nil {
+			matched = i
+			break
+		}
+		if i == ct.step && i+1 < len(ct.chain) {
+			// The next step opens now when this one has no budget or its
+			// budget has run out, and at once when nobody logged in could
+			// serve the contact here.
+			switch next := ct.stepOpen + ct.chain[i].budget; {
+			case next <= c.now:
+				ct.step, ct.stepOpen = i+1, next
+			case !viable:
+				ct.step, ct.stepOpen = i+1, c.now
+			}
+		}
+	}
+	if d != nil {
+		for i := len(d.Steps); i < len(ct.chain); i++ {
+			d.Steps = append(d.Steps, StepTrace{Step: string(ct.chain[i].kind), Teams: c.stepTeams(ct, ct.chain[i].kind)})
+		}
+		d.Candidates = s.top
+		d.Skipped = s.skipped
+	}
+	if matched >= 0 {
+		a := s.best
+		if d != nil {
+			d.Outcome, d.Agent, d.Step = StatusAssigned, a.id, string(ct.chain[matched].kind)
+			for i := range d.Candidates {
+				d.Candidates[i].Chosen = d.Candidates[i].Agent == a.id
+			}
+		}
+		c.offer(ct, a, ct.chain[matched].kind)
+		c.record(ct, d)
+		return
+	}
+	// Nobody now: wait in the home team's queue until an agent frees up or
+	// the next step opens. A duplicate step timer is harmless: it checks
+	// the time before opening anything.
+	c.enqueue(ct)
+	if ct.step+1 < len(ct.chain) {
+		c.schedule(ct, timerStep, ct.stepOpen+ct.chain[ct.step].budget)
+	}
+	c.syncAnyWait(ct)
+	if trigger == TriggerRoute {
+		if ewt, ok := c.ewt(ct); ok {
+			ct.ewtAtArrival = ewt
+			ct.cbOffered = c.policy == PolicyTex && ewt > c.markets[ct.market].cbThreshold
+		} else {
+			ct.cbOffered = c.policy == PolicyTex
+		}
+	}
+	if d != nil {
+		d.Outcome, d.Position, d.Callback = StatusQueued, c.position(ct), ct.callback
+		if ewt, ok := c.ewt(ct); ok {
+			d.EWTSeconds = &ewt
+		}
+	}
+	c.record(ct, d)
+}
+
+// openNextSteps is the step timer: the current step's budget ran out.
+func (c *Core) openNextSteps(ct *contact) {
+	if !ct.waiting() || ct.step+1 >= len(ct.chain) || c.now < ct.stepOpen+ct.chain[ct.step].budget {
+		return
+	}
+	c.dispatch(ct, TriggerStepOpened)
+}
+
+// record keeps a decision for explain and publishes it.
+func (c *Core) record(ct *contact, d *Decision) {
+	if d == nil {
+		return
+	}
+	if len(ct.decisions) == maxDecisions {
+		copy(ct.decisions, ct.decisions[1:])
+		ct.decisions = ct.decisions[:maxDecisions-1]
+	}
+	ct.decisions = append(ct.decisions, d)
+	c.emit(Event{Kind: KindDecision, Key: d.Market, Decision: d})
+}
+
+// syncAnyWait keeps Core.anyWait equal to the waiting contacts whose
+// any_team step is open, so an agent of any team can find them.
+func (c *Core) syncAnyWait(ct *contact) {
+	want := ct.waiting() && ct.chain[min(ct.step, len(ct.chain)-1)].kind == teams.StepAnyTeam
+	if want == ct.inAny {
+		return
+	}
+	ct.inAny = want
+	if want {
+		c.anyWait = append(c.anyWait, ct)
+		return
+	}
+	for i, x := range c.anyWait {
+		if x == ct {
+			c.anyWait = append(c.anyWait[:i], c.anyWait[i+1:]...)
+			return
+		}
+	}
+}
+
+// queueLess orders a team queue: priority first, then queue order (arrival,
+// with requeued contacts in front).
+func queueLess(x, y *contact) bool {
+	if x.priority != y.priority {
+		return x.priority > y.priority
+	}
+	return x.seq < y.seq
+}
+
+func (c *Core) enqueue(ct *contact) {
+	if ct.queued {
+		return
+	}
+	t := c.teams[ct.team]
+	i := sort.Search(len(t.queue), func(i int) bool { return queueLess(ct, t.queue[i]) })
+	t.queue = append(t.queue, nil)
+	copy(t.queue[i+1:], t.queue[i:])
+	t.queue[i] = ct
+	ct.queued = true
+	ct.waited = true
+	c.touchQueue(t)
+}
+
+func (c *Core) dequeue(ct *contact) {
+	if ct.queued {
+		t := c.teams[ct.team]
+		for i, x := range t.queue {
+			if x == ct {
+				t.queue = append(t.queue[:i], t.queue[i+1:]...)
+				break
+			}
+		}
+		ct.queued = false
+		c.touchQueue(t)
+	}
+	if ct.inAny {
+		for i, x := range c.anyWait {
+			if x == ct {
+				c.anyWait = append(c.anyWait[:i], c.anyWait[i+1:]...)
+				break
+			}
+		}
+		ct.inAny = false
+	}
+}
+
+// touchQueue marks every contact of a queue dirty: their positions moved.
+func (c *Core) touchQueue(t *team) {
+	for _, x := range t.queue {
+		c.markContact(x)
+	}
+}
+
+func (c *Core) position(ct *contact) int {
+	if !ct.queued {
+		return 0
+	}
+	for i, x := range c.teams[ct.team].queue {
+		if x == ct {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// ewt estimates how long a queued contact will wait: it plays the home
+// team's slots forward, each freeing after its contact's expected remaining
+// handle time (from the team's recent handle times), then taking the next
+// contact in line, until the slot that reaches this contact frees.
+func (c *Core) ewt(ct *contact) (float64, bool) {
+	t := c.teams[ct.team]
+	aht := t.handle.mean(c.cfg.DefaultHandleSeconds)
+	free := c.scratch.free[:0]
+	for _, ai := range t.agents {
+		a := c.agents[ai]
+		if a.presence != presAvailable || a.notResponding || a.hasPending || !c.couldServe(ct, a) {
+			continue
+		}
+		slots := int(a.capacity[ct.channel])
+		if c.voice >= 0 && int(ct.channel) == c.voice {
+			slots = 1
+		}
+		busy := 0
+		for _, lc := range a.live {
+			if busy == slots {
+				break
+			}
+			busy++
+			start := lc.offeredAt
+			if lc.state == ContactWrapUp {
+				free = append(free, max(c.cfg.WrapUpSeconds-toSeconds(c.now-lc.endedAt), 0))
+				continue
+			}
+			free = append(free, t.handle.residual(toSeconds(c.now-start), c.cfg.DefaultHandleSeconds))
+		}
+		for ; busy < slots; busy++ {
+			free = append(free, 0)
+		}
+	}
+	c.scratch.free = free
+	if len(free) == 0 {
+		return 0, false
+	}
+	pos := c.position(ct)
+	if pos == 0 {
+		pos = 1
+	}
+	h := floatHeap(free)
+	h.init()
+	var at float64
+	for k := 0; k < pos; k++ {
+		at = h.popPush(aht)
+	}
+	return at, true
+}
+
+type scratch struct {
+	free []float64
+}
+
+// floatHeap is a min-heap of slot free times.
+type floatHeap []float64
+
+func (h floatHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// popPush returns the earliest free time and replaces it by that time plus d.
+func (h floatHeap) popPush(d float64) float64 {
+	v := h[0]
+	h[0] = v + d
+	h.down(0)
+	return v
+}
+
+func (h floatHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r] < h[l] {
+			m = r
+		}
+		if h[i] <= h[m] {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}

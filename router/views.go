@@ -1,0 +1,184 @@
+package router
+
+import "time"
+
+// reply answers for a contact in the shape of RouteReply.
+func (c *Core) reply(ct *contact) RouteReply {
+	m := c.markets[ct.market]
+	r := RouteReply{ContactID: ct.id, State: ct.state, Market: m.id, Team: c.teams[ct.team].id, MatchedBy: ct.matchedBy}
+	if ct.agent >= 0 {
+		a := c.agents[ct.agent]
+		r.Agent, r.Endpoint, r.Team = a.id, a.endpoint, c.teams[a.team].id
+		r.Step = string(ct.matchedStep)
+	}
+	switch ct.state {
+	case ContactOffered:
+		r.Status = StatusAssigned
+		t := toTime(ct.offerExpires)
+		r.OfferExpiresAt = &t
+	case ContactActive, ContactWrapUp:
+		r.Status = StatusAssigned
+	case ContactQueued, ContactCallback:
+		r.Status = StatusQueued
+		r.Position = c.position(ct)
+		if ewt, ok := c.ewt(ct); ok {
+			r.EWTSeconds = &ewt
+		}
+		r.CallbackOffered = ct.cbOffered && !ct.callback
+		r.Callback = ct.callback
+		r.Step = string(ct.chain[ct.step].kind)
+	case ContactCompleted:
+		r.Status = StatusCompleted
+	case ContactAbandoned:
+		r.Status = StatusAbandoned
+	}
+	return r
+}
+
+// ContactView is a contact as readers (CLI, HTTP, the teams store) see it.
+type ContactView struct {
+	ContactID  string    `json:"contact_id"`
+	State      string    `json:"state"`
+	Market     string    `json:"market"`
+	Team       string    `json:"team"`
+	Agent      string    `json:"agent,omitempty"`
+	Channel    string    `json:"channel"`
+	Priority   int       `json:"priority"`
+	Position   int       `json:"position,omitempty"`
+	ArrivedAt  time.Time `json:"arrived_at"`
+	EWTSeconds *float64  `json:"ewt_seconds,omitempty"`
+	Callback   bool      `json:"callback"`
+	Step       string    `json:"step"`
+	MatchedBy  string    `json:"matched_by"`
+}
+
+// AgentView is an agent's live state as readers see it.
+type AgentView struct {
+	AgentID      string    `json:"agent_id"`
+	Name         string    `json:"name"`
+	Team         string    `json:"team"`
+	Role         string    `json:"role"`
+	State        string    `json:"state"`
+	Since        time.Time `json:"since"`
+	Reason       string    `json:"reason,omitempty"`
+	Pending      string    `json:"pending,omitempty"`
+	Contacts     []string  `json:"contacts"`
+	HandledToday int       `json:"handled_today"`
+	Misses       int       `json:"misses_in_a_row"`
+}
+
+func (c *Core) contactView(ct *contact) ContactView {
+	v := ContactView{
+		ContactID: ct.id, State: ct.state, Market: c.markets[ct.market].id, Team: c.teams[ct.team].id,
+		Channel: c.chanName[ct.channel], Priority: ct.priority, ArrivedAt: toTime(ct.arrivedAt),
+		Callback: ct.callback, MatchedBy: ct.matchedBy,
+	}
+	if ct.agent >= 0 {
+		v.Agent = c.agents[ct.agent].id
+	}
+	if ct.waiting() {
+		v.Position = c.position(ct)
+		v.Step = string(ct.chain[ct.step].kind)
+		if ewt, ok := c.ewt(ct); ok {
+			v.EWTSeconds = &ewt
+		}
+	} else {
+		v.Step = string(ct.matchedStep)
+	}
+	return v
+}
+
+func (c *Core) agentView(a *agent) AgentView {
+	v := AgentView{
+		AgentID: a.id, Name: a.name, Team: c.teams[a.team].id, Role: string(a.role), State: a.state,
+		Since: toTime(a.stateSince), Reason: a.reason, Misses: a.misses, Contacts: []string{},
+	}
+	if a.hasPending {
+		v.Pending = a.pending.String()
+	}
+	for _, ct := range a.live {
+		v.Contacts = append(v.Contacts, ct.id)
+	}
+	if a.handledDay == c.now/secs(86400) {
+		v.HandledToday = a.handledToday
+	}
+	return v
+}
+
+// Contact returns a contact's current view.
+func (c *Core) Contact(id string) (ContactView, bool) {
+	ct, ok := c.contacts[id]
+	if !ok {
+		return ContactView{}, false
+	}
+	return c.contactView(ct), true
+}
+
+// Agent returns an agent's current view.
+func (c *Core) Agent(id string) (AgentView, bool) {
+	ai, ok := c.agentIdx[id]
+	if !ok {
+		return AgentView{}, false
+	}
+	return c.agentView(c.agents[ai]), true
+}
+
+// Agents returns every agent of the routing group, in org order.
+func (c *Core) Agents() []AgentView {
+	var out []AgentView
+	for _, t := range c.teams {
+		for _, ai := range t.agents {
+			out = append(out, c.agentView(c.agents[ai]))
+		}
+	}
+	return out
+}
+
+// Queue returns a team's waiting contacts in queue order.
+func (c *Core) Queue(team string) ([]ContactView, bool) {
+	ti, ok := c.teamIdx[team]
+	if !ok {
+		return nil, false
+	}
+	var out []ContactView
+	for _, ct := range c.teams[ti].queue {
+		out = append(out, c.contactView(ct))
+	}
+	return out, true
+}
+
+// Decisions returns the decisions kept for a contact, oldest first.
+func (c *Core) Decisions(contactID string) ([]*Decision, bool) {
+	ct, ok := c.contacts[contactID]
+	if !ok {
+		return nil, false
+	}
+	return append([]*Decision(nil), ct.decisions...), true
+}
+
+// Changes is what changed since the last TakeChanges: the shell copies it
+// into the teams store in one write, outside the decision path.
+type Changes struct {
+	Agents   []AgentView
+	Contacts []ContactView
+	Gone     []string // contacts forgotten after retention
+}
+
+// TakeChanges returns the views of every agent and contact that changed
+// since the last call.
+func (c *Core) TakeChanges() Changes {
+	var ch Changes
+	for _, a := range c.dirtyA {
+		a.dirty = false
+		ch.Agents = append(ch.Agents, c.agentView(a))
+	}
+	for _, ct := range c.dirtyC {
+		ct.dirty = false
+		if _, live := c.contacts[ct.id]; live {
+			ch.Contacts = append(ch.Contacts, c.contactView(ct))
+		}
+	}
+	ch.Gone = append(ch.Gone, c.gone...)
+	c.dirtyA, c.dirtyC, c.gone = c.dirtyA[:0], c.dirtyC[:0], c.gone[:0]
+	return ch
+}
