@@ -372,6 +372,17 @@ func (c *Core) position(ct *contact) int {
 // handle time (from the team's recent handle times), then taking the next
 // contact in line, until the slot that reaches this contact frees.
 func (c *Core) ewt(ct *contact) (float64, bool) {
+	pos := max(c.position(ct), 1)
+	seq := c.ewtSeq(ct, pos)
+	if seq == nil {
+		return 0, false
+	}
+	return seq[pos-1], true
+}
+
+// ewtSeq returns the EWT of positions 1..upto for contacts like ct, or nil
+// when nobody who could serve ct is logged in. The slice is scratch space.
+func (c *Core) ewtSeq(ct *contact, upto int) []float64 {
 	t := c.teams[ct.team]
 	aht := t.handle.mean(c.cfg.DefaultHandleSeconds)
 	free := c.scratch.free[:0]
@@ -390,12 +401,11 @@ func (c *Core) ewt(ct *contact) (float64, bool) {
 				break
 			}
 			busy++
-			start := lc.offeredAt
 			if lc.state == ContactWrapUp {
 				free = append(free, max(c.cfg.WrapUpSeconds-toSeconds(c.now-lc.endedAt), 0))
 				continue
 			}
-			free = append(free, t.handle.residual(toSeconds(c.now-start), c.cfg.DefaultHandleSeconds))
+			free = append(free, t.handle.residual(toSeconds(c.now-lc.offeredAt), c.cfg.DefaultHandleSeconds))
 		}
 		for ; busy < slots; busy++ {
 			free = append(free, 0)
@@ -403,23 +413,21 @@ func (c *Core) ewt(ct *contact) (float64, bool) {
 	}
 	c.scratch.free = free
 	if len(free) == 0 {
-		return 0, false
-	}
-	pos := c.position(ct)
-	if pos == 0 {
-		pos = 1
+		return nil
 	}
 	h := floatHeap(free)
 	h.init()
-	var at float64
-	for k := 0; k < pos; k++ {
-		at = h.popPush(aht)
+	seq := c.scratch.seq[:0]
+	for k := 0; k < upto; k++ {
+		seq = append(seq, h.popPush(aht))
 	}
-	return at, true
+	c.scratch.seq = seq
+	return seq
 }
 
 type scratch struct {
 	free []float64
+	seq  []float64
 }
 
 // floatHeap is a min-heap of slot free times.

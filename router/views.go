@@ -67,7 +67,31 @@ type AgentView struct {
 	Misses       int       `json:"misses_in_a_row"`
 }
 
-func (c *Core) contactView(ct *contact) ContactView {
+// queueInfo caches one team queue's positions and EWTs while a batch of
+// views is built, so a long queue costs one pass, not one per contact.
+type queueInfo struct {
+	pos map[*contact]int
+	ewt map[uint8][]float64 // by channel; nil slice: nobody logged in
+}
+
+func (c *Core) queueInfo(t *team, cache map[int32]*queueInfo) *queueInfo {
+	if q, ok := cache[t.idx]; ok {
+		return q
+	}
+	q := &queueInfo{pos: make(map[*contact]int, len(t.queue)), ewt: map[uint8][]float64{}}
+	for i, ct := range t.queue {
+		q.pos[ct] = i + 1
+		if _, ok := q.ewt[ct.channel]; !ok {
+			q.ewt[ct.channel] = append([]float64(nil), c.ewtSeq(ct, len(t.queue))...)
+		}
+	}
+	cache[t.idx] = q
+	return q
+}
+
+func (c *Core) contactView(ct *contact) ContactView { return c.contactViewCached(ct, nil) }
+
+func (c *Core) contactViewCached(ct *contact, cache map[int32]*queueInfo) ContactView {
 	v := ContactView{
 		ContactID: ct.id, State: ct.state, Market: c.markets[ct.market].id, Team: c.teams[ct.team].id,
 		Channel: c.chanName[ct.channel], Priority: ct.priority, ArrivedAt: toTime(ct.arrivedAt),
@@ -76,13 +100,22 @@ func (c *Core) contactView(ct *contact) ContactView {
 	if ct.agent >= 0 {
 		v.Agent = c.agents[ct.agent].id
 	}
-	if ct.waiting() {
+	switch {
+	case ct.waiting() && cache != nil:
+		q := c.queueInfo(c.teams[ct.team], cache)
+		v.Position = q.pos[ct]
+		v.Step = string(ct.chain[ct.step].kind)
+		if seq := q.ewt[ct.channel]; seq != nil && v.Position > 0 {
+			ewt := seq[v.Position-1]
+			v.EWTSeconds = &ewt
+		}
+	case ct.waiting():
 		v.Position = c.position(ct)
 		v.Step = string(ct.chain[ct.step].kind)
 		if ewt, ok := c.ewt(ct); ok {
 			v.EWTSeconds = &ewt
 		}
-	} else {
+	default:
 		v.Step = string(ct.matchedStep)
 	}
 	return v
@@ -141,8 +174,9 @@ func (c *Core) Queue(team string) ([]ContactView, bool) {
 		return nil, false
 	}
 	var out []ContactView
+	cache := map[int32]*queueInfo{}
 	for _, ct := range c.teams[ti].queue {
-		out = append(out, c.contactView(ct))
+		out = append(out, c.contactViewCached(ct, cache))
 	}
 	return out, true
 }
@@ -172,10 +206,11 @@ func (c *Core) TakeChanges() Changes {
 		a.dirty = false
 		ch.Agents = append(ch.Agents, c.agentView(a))
 	}
+	cache := map[int32]*queueInfo{}
 	for _, ct := range c.dirtyC {
 		ct.dirty = false
 		if _, live := c.contacts[ct.id]; live {
-			ch.Contacts = append(ch.Contacts, c.contactView(ct))
+			ch.Contacts = append(ch.Contacts, c.contactViewCached(ct, cache))
 		}
 	}
 	ch.Gone = append(ch.Gone, c.gone...)

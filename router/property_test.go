@@ -1,0 +1,299 @@
+package router
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/tex-cx/tex/teams"
+)
+
+var (
+	propSteps = flag.Int("prop.steps", 100_000, "steps of the random command property test")
+	propSeed  = flag.Uint64("prop.seed", 0, "replay one seed of the property test (0: the default seeds)")
+)
+
+// checkInvariants checks the invariants of DESIGN.md against the core's
+// internals. It runs after every command of the property test.
+func checkInvariants(t testing.TB, c *Core) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("invariant broken at %s: %s", toTime(c.now).Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
+	}
+	readyPerTeam := make([]int, len(c.teams))
+	for _, a := range c.agents {
+		used := make([]int, len(a.capacity))
+		var offers, active, wrapping int
+		for _, ct := range a.live {
+			if ct.agent != a.idx {
+				fail("agent %s holds contact %s of agent %d", a.id, ct.id, ct.agent)
+			}
+			used[ct.channel]++
+			switch ct.state {
+			case ContactOffered:
+				offers++
+			case ContactActive:
+				active++
+			case ContactWrapUp:
+				wrapping++
+			default:
+				fail("agent %s holds contact %s in state %s", a.id, ct.id, ct.state)
+			}
+		}
+		for ch := range used {
+			// Offered plus active (plus wrapping) never exceeds capacity.
+			if used[ch] != int(a.used[ch]) || used[ch] > int(a.capacity[ch]) {
+				fail("agent %s channel %s: %d live, counter %d, capacity %d", a.id, c.chanName[ch], used[ch], a.used[ch], a.capacity[ch])
+			}
+		}
+		if c.voice >= 0 && used[c.voice] > 0 && len(a.live) > 1 {
+			fail("agent %s has a call and %d other contacts", a.id, len(a.live)-1)
+		}
+		if offers != a.offers || active != a.active || wrapping != a.wrapping {
+			fail("agent %s counters %d/%d/%d, live %d/%d/%d", a.id, a.offers, a.active, a.wrapping, offers, active, wrapping)
+		}
+		if a.state != a.effectiveState() {
+			fail("agent %s cached state %s, effective %s", a.id, a.state, a.effectiveState())
+		}
+		if a.ready {
+			readyPerTeam[a.team]++
+		}
+	}
+	for i, tm := range c.teams {
+		if tm.ready != readyPerTeam[i] {
+			fail("team %s ready %d, counted %d", tm.id, tm.ready, readyPerTeam[i])
+		}
+		for j, ct := range tm.queue {
+			if !ct.queued || !ct.waiting() || ct.team != tm.idx {
+				fail("queue of %s holds %s (state %s)", tm.id, ct.id, ct.state)
+			}
+			if j > 0 && queueLess(ct, tm.queue[j-1]) {
+				fail("queue of %s out of order at %d", tm.id, j)
+			}
+		}
+	}
+	inAny := map[*contact]bool{}
+	for _, ct := range c.anyWait {
+		if inAny[ct] || !ct.inAny || !ct.waiting() {
+			fail("anyWait holds %s (state %s)", ct.id, ct.state)
+		}
+		inAny[ct] = true
+	}
+	for id, ct := range c.contacts {
+		if id != ct.id {
+			fail("contact map key %s holds %s", id, ct.id)
+		}
+		switch ct.state {
+		case ContactQueued, ContactCallback:
+			if !ct.queued || ct.agent != -1 {
+				fail("waiting contact %s: queued=%v agent=%d", ct.id, ct.queued, ct.agent)
+			}
+			if ct.inAny != inAny[ct] {
+				fail("contact %s inAny flag %v", ct.id, ct.inAny)
+			}
+			// No starvation: no agent who may take it now is left idle.
+			for _, a := range c.agents {
+				if _, ok := c.inOpenStep(ct, a); ok && c.teams[a.team].owned && c.eligible(ct, a) == "" {
+					fail("contact %s waits (step %s) while agent %s is eligible", ct.id, ct.chain[ct.step].kind, a.id)
+				}
+			}
+		case ContactOffered, ContactActive, ContactWrapUp:
+			if ct.queued || ct.agent < 0 {
+				fail("contact %s in %s: queued=%v agent=%d", ct.id, ct.state, ct.queued, ct.agent)
+			}
+			n := 0
+			for _, x := range c.agents[ct.agent].live {
+				if x == ct {
+					n++
+				}
+			}
+			if n != 1 {
+				fail("contact %s is %d times in its agent's live list", ct.id, n)
+			}
+		case ContactCompleted, ContactAbandoned:
+			if ct.queued || ct.inAny {
+				fail("finished contact %s still queued", ct.id)
+			}
+		default:
+			fail("contact %s in unknown state %q", ct.id, ct.state)
+		}
+	}
+}
+
+// propOrg is small enough that contacts often wait and every path runs:
+// two markets, three agents each with mixed channels, languages and skills.
+func propOrg() *teams.Org {
+	org := smallOrg(3)
+	org.Agents[1].Languages = []string{"en", "es"}
+	org.Agents[2].Channels = map[string]int{"messaging": 2}
+	org.Agents[4].Skills = map[string]int{"billing": 1, "tech": 5}
+	org.Routing.SkillMinimums = map[string]int{"tech": 3}
+	org.Routing.WrapUpSeconds = 20
+	org.Routing.MaxMisses = 2
+	org.Routing.ContactRetentionSeconds = 600
+	org.Routing.Chain = []teams.ChainStep{
+		{Step: teams.StepKnownAgent, BudgetSeconds: 10},
+		{Step: teams.StepServedBefore, BudgetSeconds: 0},
+		{Step: teams.StepHomeTeam, BudgetSeconds: 15},
+		{Step: teams.StepSisterTeams, BudgetSeconds: 20},
+		{Step: teams.StepAnyTeam},
+	}
+	org.Routing.CallbackDeadlineSeconds = 120
+	return org
+}
+
+// driveRandom runs n random commands and returns a digest of every reply
+// and event, for the determinism check.
+func driveRandom(t *testing.T, seed uint64, n int, check bool) []byte {
+	c, err := New(propOrg(), Options{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	agents := []string{"det-001", "det-002", "det-003", "cle-001", "cle-002", "cle-003", "det-coach", "ghost"}
+	customers := []string{"acct-42", "acct-77", "acct-1", "acct-2", "acct-3", ""}
+	states := []string{AgentAvailable, AgentAvailable, AgentAvailable, AgentAway, AgentOffline, AgentBusy}
+	types := []string{EventAccepted, EventAccepted, EventAccepted, EventRejected, EventEnded, EventEnded, EventWrappedUp,
+		EventAbandoned, EventCallbackRequested, EventTransferred, "bogus"}
+	var ids []string
+	terminal := map[string]string{}
+	var out []byte
+	write := func(v any) {
+		b, _ := json.Marshal(v)
+		out = append(out, b...)
+		out = append(out, '\n')
+	}
+	now := 0.0
+	for i := 0; i < n; i++ {
+		now += rng.Float64() * 8
+		var err error
+		var reply any
+		switch op := rng.IntN(10); {
+		case op < 3:
+			id := fmt.Sprintf("c%d", len(ids))
+			if len(ids) > 0 && rng.IntN(10) == 0 {
+				id = ids[rng.IntN(len(ids))] // a retry
+			} else {
+				ids = append(ids, id)
+			}
+			req := RouteRequest{ContactID: id, Channel: []string{"voice", "voice", "messaging"}[rng.IntN(3)],
+				CustomerID: customers[rng.IntN(len(customers))], Priority: rng.IntN(3) * 10}
+			if rng.IntN(4) == 0 {
+				req.Language = "es"
+			}
+			if rng.IntN(5) == 0 {
+				req.Skills = []string{"tech"}
+			}
+			if rng.IntN(3) == 0 {
+				req.Market = "CLE"
+			}
+			if rng.IntN(2) == 0 {
+				req.ANI = "+13135550100"
+			}
+			reply, err = c.Route(at(now), &req)
+		case op < 5:
+			reply, err = c.SetAgentState(at(now), &AgentStateRequest{AgentID: agents[rng.IntN(len(agents))], State: states[rng.IntN(len(states))]})
+		case op < 9:
+			if len(ids) == 0 {
+				continue
+			}
+			ev := ContactEvent{ContactID: ids[len(ids)-1-rng.IntN(min(len(ids), 12))], Type: types[rng.IntN(len(types))]}
+			if rng.IntN(6) == 0 {
+				ev.AgentID = agents[rng.IntN(len(agents))]
+			}
+			if rng.IntN(2) == 0 {
+				r := rng.IntN(2) == 0
+				ev.Resolved = &r
+			}
+			ev.HoldSeconds = float64(rng.IntN(3) * 10)
+			reply, err = c.HandleContactEvent(at(now), &ev)
+		default:
+			now += rng.Float64() * 60
+			c.Tick(at(now))
+			// Callers have patience: the ones waiting over five minutes
+			// hang up, which keeps queues at a realistic length.
+			var impatient []string
+			for _, ct := range c.contacts {
+				if ct.waiting() && c.now-ct.arrivedAt > secs(300) {
+					impatient = append(impatient, ct.id)
+				}
+			}
+			sort.Strings(impatient)
+			for _, id := range impatient {
+				if _, err := c.HandleContactEvent(at(now), &ContactEvent{ContactID: id, Type: EventAbandoned}); err != nil {
+					t.Fatalf("abandon %s: %v", id, err)
+				}
+			}
+		}
+		if err != nil {
+			write(err)
+		} else if reply != nil {
+			write(reply)
+		}
+		for _, e := range c.Events() {
+			write(e.Payload())
+			if e.Kind == KindContactState {
+				cs := e.ContactState
+				if prev, ok := terminal[cs.ContactID]; ok && cs.State != prev {
+					t.Fatalf("seed %d step %d: contact %s left terminal state %s for %s", seed, i, cs.ContactID, prev, cs.State)
+				}
+				if cs.State == ContactCompleted || cs.State == ContactAbandoned {
+					terminal[cs.ContactID] = cs.State
+				}
+			}
+		}
+		// Forgotten after retention: the id may be routed anew.
+		for _, id := range c.TakeChanges().Gone {
+			delete(terminal, id)
+		}
+		if check {
+			checkInvariants(&seedT{T: t, seed: seed, step: i}, c)
+		}
+	}
+	return out
+}
+
+// seedT prefixes failures with the seed and step, so a failure can be replayed
+// with -prop.seed.
+type seedT struct {
+	*testing.T
+	seed uint64
+	step int
+}
+
+func (s *seedT) Fatalf(format string, args ...any) {
+	s.T.Helper()
+	s.T.Fatalf("seed %d (replay: go test ./router -run TestProperty -prop.seed %d) step %d: %s", s.seed, s.seed, s.step, fmt.Sprintf(format, args...))
+}
+
+func TestPropertyRandomCommands(t *testing.T) {
+	seeds := []uint64{1, 2, 3, 4}
+	if *propSeed != 0 {
+		seeds = []uint64{*propSeed}
+	}
+	per := *propSteps / len(seeds)
+	if testing.Short() {
+		per = 2000
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			driveRandom(t, seed, per, true)
+		})
+	}
+}
+
+func TestDeterminism(t *testing.T) {
+	a := driveRandom(t, 99, 5000, false)
+	b := driveRandom(t, 99, 5000, false)
+	if string(a) != string(b) {
+		t.Fatal("the same commands at the same times gave different replies or events")
+	}
+	if len(a) < 10000 {
+		t.Fatalf("digest suspiciously short: %d bytes", len(a))
+	}
+}
