@@ -129,13 +129,13 @@ func (c *Core) refreshAgent(a *agent, reason string) {
 	if a.notResponding && st == AgentNotResponding && reason == "" {
 		reason = "missed offers"
 	}
-	c.emit(Event{Kind: KindAgentState, Key: c.teams[a.team].id, AgentState: &AgentStateChange{
+	c.emit(Event{Kind: KindAgentState, Key: c.teams[a.team].id, AgentState: AgentStateChange{
 		AgentID: a.id, Team: c.teams[a.team].id, State: st, Prev: prev, Reason: reason, At: c.nowTime(),
 	}})
 }
 
 func (c *Core) hasAnyRoom(a *agent) bool {
-	for ch := range a.capacity {
+	for ch := range c.chanName {
 		if a.capacity[ch] > 0 && c.hasRoom(a, uint8(ch)) {
 			return true
 		}

@@ -37,15 +37,15 @@ const (
 
 // RouteReply answers a RouteRequest (PROTOCOL.md RouteReply).
 type RouteReply struct {
-	ContactID      string     `json:"contact_id"`
-	Status         string     `json:"status"`
-	State          string     `json:"state"`
-	Market         string     `json:"market"`
-	Team           string     `json:"team"`
-	Agent          string     `json:"agent,omitempty"`
-	Endpoint       string     `json:"endpoint,omitempty"`
-	OfferExpiresAt *time.Time `json:"offer_expires_at,omitempty"`
-	Position       int        `json:"position,omitempty"`
+	ContactID      string    `json:"contact_id"`
+	Status         string    `json:"status"`
+	State          string    `json:"state"`
+	Market         string    `json:"market"`
+	Team           string    `json:"team"`
+	Agent          string    `json:"agent,omitempty"`
+	Endpoint       string    `json:"endpoint,omitempty"`
+	OfferExpiresAt time.Time `json:"offer_expires_at,omitzero"`
+	Position       int       `json:"position,omitempty"`
 	// EWTSeconds is nil when nobody who could serve the contact is logged in.
 	EWTSeconds      *float64 `json:"ewt_seconds"`
 	CallbackOffered bool     `json:"callback_offered"`
@@ -60,16 +60,16 @@ type RouteReply struct {
 // null there when it is unknown, so the reply has the shape of PROTOCOL.md.
 func (r RouteReply) MarshalJSON() ([]byte, error) {
 	type base struct {
-		ContactID      string     `json:"contact_id"`
-		Status         string     `json:"status"`
-		State          string     `json:"state"`
-		Market         string     `json:"market"`
-		Team           string     `json:"team"`
-		Agent          string     `json:"agent,omitempty"`
-		Endpoint       string     `json:"endpoint,omitempty"`
-		OfferExpiresAt *time.Time `json:"offer_expires_at,omitempty"`
-		MatchedBy      string     `json:"matched_by"`
-		Step           string     `json:"step,omitempty"`
+		ContactID      string    `json:"contact_id"`
+		Status         string    `json:"status"`
+		State          string    `json:"state"`
+		Market         string    `json:"market"`
+		Team           string    `json:"team"`
+		Agent          string    `json:"agent,omitempty"`
+		Endpoint       string    `json:"endpoint,omitempty"`
+		OfferExpiresAt time.Time `json:"offer_expires_at,omitzero"`
+		MatchedBy      string    `json:"matched_by"`
+		Step           string    `json:"step,omitempty"`
 	}
 	b := base{r.ContactID, r.Status, r.State, r.Market, r.Team, r.Agent, r.Endpoint, r.OfferExpiresAt, r.MatchedBy, r.Step}
 	if r.Status != StatusQueued {
@@ -278,17 +278,19 @@ func (k EventKind) String() string {
 // Kind. Key is the market (decision, assigned, resolved, contact) or the team
 // (agent, offer_missed) for the subject.
 type Event struct {
-	Kind         EventKind
-	Key          string
-	Decision     *Decision
-	Assignment   *Assignment
-	Resolved     *ResolvedContact
-	AgentState   *AgentStateChange
-	OfferMissed  *OfferMissed
-	ContactState *ContactStateChange
+	Kind        EventKind
+	Key         string
+	Decision    *Decision
+	Assignment  *Assignment
+	Resolved    *ResolvedContact
+	OfferMissed *OfferMissed
+	// The frequent small payloads are values, so that emitting them does
+	// not allocate on the hot path.
+	AgentState   AgentStateChange
+	ContactState ContactStateChange
 }
 
-// Payload returns the event's payload for encoding.
+// Payload returns the event's payload for encoding. It points into e.
 func (e *Event) Payload() any {
 	switch e.Kind {
 	case KindDecision:
@@ -298,11 +300,11 @@ func (e *Event) Payload() any {
 	case KindResolved:
 		return e.Resolved
 	case KindAgentState:
-		return e.AgentState
+		return &e.AgentState
 	case KindOfferMissed:
 		return e.OfferMissed
 	case KindContactState:
-		return e.ContactState
+		return &e.ContactState
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package router
 
 import (
-	"container/heap"
 	"math"
 	"sort"
 
@@ -15,8 +14,9 @@ type contact struct {
 	team        int32 // home team: whose queue holds it
 	channel     uint8
 	lang        uint8
-	skills      []int16
-	minProf     []uint8
+	nSkills     uint8
+	skills      [maxSkills]int16
+	minProf     [maxSkills]uint8
 	priority    int
 	customerKey string // continuity memory key: customer id, else "ani:"+E.164
 	customerID  string
@@ -242,29 +242,58 @@ type timer struct {
 // contact bumps its generation, which cancels its pending timers.
 func (t *timer) valid() bool { return t.ct.gen == t.gen }
 
+// timerHeap is a min-heap by (at, seq), typed so pushes do not box.
 type timerHeap []timer
 
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
+func (h timerHeap) less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
 	}
 	return h[i].seq < h[j].seq
 }
-func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = timer{}
-	*h = old[:len(old)-1]
-	return t
+
+func (h *timerHeap) push(t timer) {
+	*h = append(*h, t)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
 }
-func (h *timerHeap) pop() timer { return heap.Pop(h).(timer) }
+
+func (h *timerHeap) pop() timer {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s[last] = timer{}
+	s = s[:last]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= len(s) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(s) && s.less(r, l) {
+			m = r
+		}
+		if !s.less(m, i) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
 
 func (c *Core) schedule(ct *contact, kind timerKind, at ts) {
 	c.timerSeq++
-	heap.Push(&c.timers, timer{at: at, seq: c.timerSeq, kind: kind, gen: ct.gen, ct: ct})
+	c.timers.push(timer{at: at, seq: c.timerSeq, kind: kind, gen: ct.gen, ct: ct})
 }
 
 // runTimers fires due timers in deadline order, each at its own time, so the

@@ -2,7 +2,9 @@ package router
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tex-cx/tex/teams"
@@ -30,6 +32,10 @@ type Options struct {
 	// Explain builds a Decision record for every decision. The live server
 	// turns it on; the simulator leaves it off for speed.
 	Explain bool
+	// TrackChanges records which agents and contacts changed, for
+	// TakeChanges. The live server turns it on to feed its read store; the
+	// simulator and benchmarks leave it off.
+	TrackChanges bool
 	// Teams is the routing group this core owns: its single writer. Empty
 	// means the whole org. Agents of other teams are never reserved here
 	// (DESIGN.md: an agent is only reserved by its own group's writer).
@@ -70,34 +76,42 @@ func (p presence) String() string {
 	return AgentOffline
 }
 
-type agent struct {
-	idx      int32
-	team     int32
-	id       string
-	name     string
-	endpoint string
-	role     teams.Role
-	takes    bool
-	skills   []uint8 // proficiency by skill id; 0 = none
-	langs    uint64  // bit per language id
-	capacity []uint8 // by channel id
-	used     []uint8 // offered + active + wrapping, by channel id
-	live     []*contact
-	offers   int
-	active   int
-	wrapping int
+// Limits that let an agent's hot fields sit inline, in one or two cache
+// lines, instead of behind slice headers: a decision reads forty agents.
+const (
+	maxChannels  = 8
+	maxOrgSkills = 64
+)
 
+// agent is the core's view of one agent. Hot fields (read by every
+// eligibility check) come first; agents live in one contiguous array.
+type agent struct {
+	takes         bool
 	presence      presence
 	pending       presence // requested while a contact is live; applied when it ends
 	hasPending    bool
 	notResponding bool
-	misses        int
+	ready         bool // counted in team.ready: could take new work right now
+	offers        int32
+	active        int32
+	wrapping      int32
+	idx           int32
+	team          int32
+	langs         uint64 // bit per language id
+	lastFreeAt    ts     // when the agent last became free; fairness is idle time since then
+	capacity      [maxChannels]uint8
+	used          [maxChannels]uint8  // offered + active + wrapping, by channel id
+	skills        [maxOrgSkills]uint8 // proficiency by skill id; 0 = none
 
+	live       []*contact
+	misses     int
+	id         string
+	name       string
+	endpoint   string
+	role       teams.Role
 	state      string // effective state, cached
 	stateSince ts
 	reason     string
-	ready      bool // counted in team.ready: could take new work right now
-	lastFreeAt ts   // when the agent last became free; fairness is idle time since then
 
 	load   float64 // exponentially decayed count of recent assignments
 	loadAt ts
@@ -146,6 +160,7 @@ type Core struct {
 	cfg     teams.RoutingConfig
 	policy  Policy
 	explain bool
+	track   bool
 	org     *teams.Org
 
 	agents   []*agent
@@ -164,6 +179,7 @@ type Core struct {
 	voice    int // channel id of voice, or -1
 
 	contacts  map[string]*contact
+	free      []*contact // forgotten contacts, for reuse
 	anyWait   []*contact // contacts whose any_team step is open
 	seq       uint64     // arrival order
 	frontSeq  int64      // requeued contacts go in front: negative sequence numbers
@@ -189,6 +205,7 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 		cfg:      cfg,
 		policy:   opts.Policy,
 		explain:  opts.Explain,
+		track:    opts.TrackChanges,
 		org:      org,
 		agentIdx: map[string]int32{},
 		teamIdx:  map[string]int32{},
@@ -233,12 +250,16 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 		c.teamIdx[t.ID] = int32(i)
 		c.teams = append(c.teams, &team{idx: int32(i), id: t.ID, site: t.Site, owned: len(owned) == 0 || owned[t.ID]})
 	}
+	// Ids in sorted order, so that they do not depend on map iteration.
 	for i := range org.Agents {
-		a := &org.Agents[i]
-		for ch := range a.Channels {
+		for _, ch := range slices.Sorted(maps.Keys(org.Agents[i].Channels)) {
 			c.channelID(ch)
 		}
 	}
+	if len(c.chanName) > maxChannels {
+		return nil, fmt.Errorf("router: the org has %d channels; at most %d are supported", len(c.chanName), maxChannels)
+	}
+	backing := make([]agent, len(org.Agents))
 	for i := range org.Agents {
 		oa := &org.Agents[i]
 		ti, ok := c.teamIdx[oa.Team]
@@ -248,11 +269,10 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 		if _, dup := c.agentIdx[oa.ID]; dup {
 			return nil, fmt.Errorf("router: duplicate agent id %q", oa.ID)
 		}
-		a := &agent{
+		a := &backing[i]
+		*a = agent{
 			idx: int32(len(c.agents)), team: ti, id: oa.ID, name: oa.Name, endpoint: oa.Endpoint,
-			role: oa.Role, takes: cfg.TakesContacts(oa.Role),
-			capacity: make([]uint8, len(c.chanName)), used: make([]uint8, len(c.chanName)),
-			state: AgentOffline,
+			role: oa.Role, takes: cfg.TakesContacts(oa.Role), state: AgentOffline,
 		}
 		for ch, n := range oa.Channels {
 			a.capacity[c.chanIdx[ch]] = uint8(min(max(n, 0), 255))
@@ -271,10 +291,11 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 			}
 			a.langs |= 1 << bit
 		}
-		for s, p := range oa.Skills {
+		for _, s := range slices.Sorted(maps.Keys(oa.Skills)) {
+			p := oa.Skills[s]
 			id := c.skillID(s)
-			for len(a.skills) <= int(id) {
-				a.skills = append(a.skills, 0)
+			if int(id) >= maxOrgSkills {
+				return nil, fmt.Errorf("router: the org has more than %d skills", maxOrgSkills)
 			}
 			a.skills[id] = uint8(min(max(p, 0), 5))
 		}
@@ -282,13 +303,6 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 		c.agents = append(c.agents, a)
 		if c.teams[ti].owned {
 			c.teams[ti].agents = append(c.teams[ti].agents, a.idx)
-		}
-	}
-	// Skill slices are indexed by skill id; give every agent the full width
-	// so lookups need no bounds juggling.
-	for _, a := range c.agents {
-		for len(a.skills) < len(c.skillIdx) {
-			a.skills = append(a.skills, 0)
 		}
 	}
 	for i := range org.Markets {

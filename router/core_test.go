@@ -77,7 +77,7 @@ func TestAssignAndLifecycle(t *testing.T) {
 	r := mustRoute(t, c, 10, RouteRequest{ContactID: "c1", Channel: "voice", CustomerID: "acct-42"})
 	exp := at(25)
 	want := RouteReply{ContactID: "c1", Status: StatusAssigned, State: ContactOffered, Market: "DET", Team: "CHA-DET",
-		Agent: "det-001", Endpoint: "sip:det-001@cha.example.net", OfferExpiresAt: &exp, MatchedBy: MatchedCustomerID, Step: "home_team"}
+		Agent: "det-001", Endpoint: "sip:det-001@cha.example.net", OfferExpiresAt: exp, MatchedBy: MatchedCustomerID, Step: "home_team"}
 	if diff := cmp.Diff(want, r); diff != "" {
 		t.Fatalf("reply (-want +got):\n%s", diff)
 	}

@@ -14,24 +14,27 @@ func (c *Core) setState(ct *contact, state, reason string) {
 	ct.state = state
 	ct.gen++
 	c.markContact(ct)
-	cs := &ContactStateChange{ContactID: ct.id, Market: c.markets[ct.market].id, Team: c.teams[ct.team].id,
+	e := Event{Kind: KindContactState}
+	cs := &e.ContactState
+	*cs = ContactStateChange{ContactID: ct.id, Market: c.markets[ct.market].id, Team: c.teams[ct.team].id,
 		State: state, Prev: prev, Reason: reason, At: c.nowTime()}
 	if ct.agent >= 0 {
 		cs.Agent = c.agents[ct.agent].id
 		cs.Team = c.teams[c.agents[ct.agent].team].id
 	}
-	c.emit(Event{Kind: KindContactState, Key: cs.Market, ContactState: cs})
+	e.Key = cs.Market
+	c.emit(e)
 }
 
 func (c *Core) markContact(ct *contact) {
-	if !ct.dirty {
+	if c.track && !ct.dirty {
 		ct.dirty = true
 		c.dirtyC = append(c.dirtyC, ct)
 	}
 }
 
 func (c *Core) markAgent(a *agent) {
-	if !a.dirty {
+	if c.track && !a.dirty {
 		a.dirty = true
 		c.dirtyA = append(c.dirtyA, a)
 	}
@@ -261,7 +264,11 @@ func (c *Core) forgetContact(ct *contact) {
 		return
 	}
 	delete(c.contacts, ct.id)
-	c.gone = append(c.gone, ct.id)
+	if c.track {
+		c.gone = append(c.gone, ct.id)
+	}
+	clear(ct.decisions)
+	c.free = append(c.free, ct)
 }
 
 // HandleContactEvent applies a platform's report about a contact.

@@ -27,8 +27,8 @@ func checkInvariants(t testing.TB, c *Core) {
 	}
 	readyPerTeam := make([]int, len(c.teams))
 	for _, a := range c.agents {
-		used := make([]int, len(a.capacity))
-		var offers, active, wrapping int
+		used := make([]int, len(c.chanName))
+		var offers, active, wrapping int32
 		for _, ct := range a.live {
 			if ct.agent != a.idx {
 				fail("agent %s holds contact %s of agent %d", a.id, ct.id, ct.agent)
@@ -150,7 +150,7 @@ func propOrg() *teams.Org {
 // driveRandom runs n random commands and returns a digest of every reply
 // and event, for the determinism check.
 func driveRandom(t *testing.T, seed uint64, n int, check bool) []byte {
-	c, err := New(propOrg(), Options{Explain: true})
+	c, err := New(propOrg(), Options{Explain: true, TrackChanges: true})
 	if err != nil {
 		t.Fatal(err)
 	}

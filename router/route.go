@@ -8,6 +8,9 @@ import (
 	"github.com/tex-cx/tex/teams"
 )
 
+// maxSkills bounds the skills one contact may require.
+const maxSkills = 8
+
 // maxIDLen bounds contact, agent and customer ids so that one bad client
 // cannot make the engine hold megabytes per contact.
 const maxIDLen = 256
@@ -32,7 +35,9 @@ func (c *Core) Route(now time.Time, req *RouteRequest) (RouteReply, error) {
 		return RouteReply{}, err
 	}
 	c.contacts[ct.id] = ct
-	c.setState(ct, ContactQueued, "arrived")
+	// The contact is queued until dispatch finds an agent; the queued state
+	// is only reported when it really waits, to keep the hot path lean.
+	ct.state = ContactQueued
 	c.dispatch(ct, TriggerRoute)
 	return c.reply(ct), nil
 }
@@ -60,21 +65,20 @@ func (c *Core) newContact(req *RouteRequest) (*contact, error) {
 	if !ok {
 		return nil, errorf(CodeInvalidRequest, "language %q is not spoken by any agent in the org", langName)
 	}
-	ct := &contact{
-		id: req.ContactID, channel: ch, lang: lang, priority: req.Priority,
-		known: -1, agent: -1, ewtAtArrival: -1, arrivedAt: c.now, stepOpen: c.now, customerID: req.CustomerID,
+	ct := c.allocContact()
+	ct.id, ct.channel, ct.lang, ct.priority, ct.customerID = req.ContactID, ch, lang, req.Priority, req.CustomerID
+	ct.arrivedAt, ct.stepOpen = c.now, c.now
+	if len(req.Skills) > maxSkills {
+		return nil, errorf(CodeInvalidRequest, "at most %d skills per contact, got %d", maxSkills, len(req.Skills))
 	}
-	if len(req.Skills) > 16 {
-		return nil, errorf(CodeInvalidRequest, "at most 16 skills per contact, got %d", len(req.Skills))
-	}
-	for _, s := range req.Skills {
+	for i, s := range req.Skills {
 		id, ok := c.skillIdx[s]
 		if !ok {
 			return nil, errorf(CodeInvalidRequest, "skill %q is not a skill of any agent in the org", s)
 		}
-		ct.skills = append(ct.skills, id)
-		ct.minProf = append(ct.minProf, uint8(c.cfg.MinimumFor(s)))
+		ct.skills[i], ct.minProf[i] = id, uint8(c.cfg.MinimumFor(s))
 	}
+	ct.nSkills = uint8(len(req.Skills))
 	if req.ANI != "" {
 		ani, err := teams.NormalizePhone(req.ANI)
 		if err != nil {
@@ -95,6 +99,23 @@ func (c *Core) newContact(req *RouteRequest) (*contact, error) {
 	ct.seq = int64(c.seq)
 	c.loadHistory(ct)
 	return ct, nil
+}
+
+// allocContact returns a blank contact, recycled from a forgotten one when
+// it can: a busy server routes millions a day, and recycling keeps the
+// garbage collector off the decision path. Generations keep counting up,
+// so a recycled contact's stale timers stay cancelled.
+func (c *Core) allocContact() *contact {
+	n := len(c.free)
+	if n == 0 {
+		return &contact{known: -1, agent: -1, ewtAtArrival: -1}
+	}
+	ct := c.free[n-1]
+	c.free[n-1] = nil
+	c.free = c.free[:n-1]
+	*ct = contact{known: -1, agent: -1, ewtAtArrival: -1, gen: ct.gen + 1, dirty: ct.dirty,
+		served: ct.served[:0], missedBy: ct.missedBy[:0], decisions: ct.decisions[:0]}
+	return ct
 }
 
 // identify finds the market: customer id, then ANI, then the market the
@@ -239,6 +260,10 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 	// Nobody now: wait in the home team's queue until an agent frees up or
 	// the next step opens. A duplicate step timer is harmless: it checks
 	// the time before opening anything.
+	if trigger == TriggerRoute {
+		ct.state = ""
+		c.setState(ct, ContactQueued, "arrived")
+	}
 	c.enqueue(ct)
 	if ct.step+1 < len(ct.chain) {
 		c.schedule(ct, timerStep, ct.stepOpen+ct.chain[ct.step].budget)

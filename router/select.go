@@ -45,7 +45,7 @@ var filters = []filterStage{
 	}},
 	// Skills: every requested skill at or above its minimum proficiency.
 	{static: true, check: func(c *Core, ct *contact, a *agent) SkipReason {
-		for i, s := range ct.skills {
+		for i, s := range ct.skills[:ct.nSkills] {
 			if a.skills[s] < ct.minProf[i] {
 				return SkipSkill
 			}
@@ -157,12 +157,12 @@ func (c *Core) score(ct *contact, a *agent) components {
 		k.capped = k.load > c.cfg.ContinuityLoadCap
 	}
 	// Skill: mean proficiency on the requested skills.
-	if len(ct.skills) > 0 {
+	if ct.nSkills > 0 {
 		sum := 0
-		for _, s := range ct.skills {
+		for _, s := range ct.skills[:ct.nSkills] {
 			sum += int(a.skills[s])
 		}
-		k.skill = float64(sum) / float64(5*len(ct.skills))
+		k.skill = float64(sum) / float64(5*int(ct.nSkills))
 	}
 	// Fairness: idle time since the last contact, saturating.
 	k.idle = max(c.now-a.lastFreeAt, 0)

@@ -14,8 +14,7 @@ func (c *Core) reply(ct *contact) RouteReply {
 	switch ct.state {
 	case ContactOffered:
 		r.Status = StatusAssigned
-		t := toTime(ct.offerExpires)
-		r.OfferExpiresAt = &t
+		r.OfferExpiresAt = toTime(ct.offerExpires)
 	case ContactActive, ContactWrapUp:
 		r.Status = StatusAssigned
 	case ContactQueued, ContactCallback:
@@ -199,7 +198,7 @@ type Changes struct {
 }
 
 // TakeChanges returns the views of every agent and contact that changed
-// since the last call.
+// since the last call. It needs Options.TrackChanges.
 func (c *Core) TakeChanges() Changes {
 	var ch Changes
 	for _, a := range c.dirtyA {

@@ -146,7 +146,7 @@ func DefaultRouting() RoutingConfig {
 		CallbackDeadlineSeconds:   1800,
 		EWTSampleSize:             50,
 		DefaultHandleSeconds:      300,
-		ContactRetentionSeconds:   24 * 3600,
+		ContactRetentionSeconds:   3600,
 	}
 }
 

@@ -18,6 +18,9 @@ type CLI struct {
 	LogFormat string `help:"Log format." env:"TEX_LOG_FORMAT" default:"console" enum:"console,json"`
 
 	// Subcommands, one line each; keep them in the order of --help.
+	CheckConfig CheckConfigCmd `cmd:"" name:"check-config" help:"Validate an org directory and report every problem."`
+	Scorecard   ScorecardCmd   `cmd:"" help:"Show a team's balanced scorecard for a period."`
+	Export      ExportCmd      `cmd:"" help:"Write the HR export of a period (one row per agent), CSV or JSON Lines."`
 }
 
 // Env is what every Run gets: the terminal and the logger. Only cmd/ prints.

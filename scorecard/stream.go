@@ -1,0 +1,72 @@
+package scorecard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamName is the JetStream stream of every event the engine emits.
+const StreamName = "TEX_EVENTS"
+
+const (
+	kindResolved = "resolved"
+	kindSurvey   = "survey"
+)
+
+// EventSubjects returns the subjects of the event stream for prefix
+// (default "tex"): <prefix>.events.>.
+func EventSubjects(prefix string) []string { return []string{prefix + ".events.>"} }
+
+// ResolvedSubject is where ResolvedContact events for market are published.
+func ResolvedSubject(prefix, market string) string {
+	return prefix + ".events." + kindResolved + "." + market
+}
+
+// SurveySubject is where Survey events for market are published.
+func SurveySubject(prefix, market string) string {
+	return prefix + ".events." + kindSurvey + "." + market
+}
+
+// EnsureEventStream returns the stream TEX_EVENTS, creating it with file
+// storage when it is missing. An existing stream is left as it is (the
+// operator may have tuned its limits), but it must hold the events subjects.
+func EnsureEventStream(ctx context.Context, js jetstream.JetStream, prefix string) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, StreamName)
+	if err == nil {
+		if !covers(st.CachedInfo().Config.Subjects, prefix+".events.>") {
+			return nil, fmt.Errorf("stream %s exists with subjects %v, which do not hold %s.events.>",
+				StreamName, st.CachedInfo().Config.Subjects, prefix)
+		}
+		return st, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("look up stream %s: %w", StreamName, err)
+	}
+	st, err = js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "tex decisions and lifecycle events (PROTOCOL.md)",
+		Subjects:    EventSubjects(prefix),
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+	})
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		// Another node made it between our look-up and create.
+		return js.Stream(ctx, StreamName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	return st, nil
+}
+
+func covers(subjects []string, want string) bool {
+	for _, s := range subjects {
+		if s == want || s == ">" {
+			return true
+		}
+	}
+	return false
+}
