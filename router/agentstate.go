@@ -157,7 +157,7 @@ func (c *Core) pull(a *agent) {
 			d = &Decision{ContactID: ct.id, At: c.nowTime(), Trigger: TriggerAgentFree, Market: c.markets[ct.market].id,
 				MatchedBy: ct.matchedBy, Team: c.teams[ct.team].id, Outcome: StatusAssigned, Agent: a.id,
 				Step: string(kind), Considered: considered, Callback: ct.callback, Policy: string(c.policy),
-				Weights: &WeightsView{c.weights.Continuity, c.weights.Skill, c.weights.Fairness}}
+				Weights: &c.weightsView}
 			s := stepScan{}
 			c.keepTop(&s, a, &k)
 			s.top[0].Chosen = true

@@ -291,18 +291,80 @@ func (h *timerHeap) pop() timer {
 	return top
 }
 
+// timerFIFO holds timers of one fixed duration. Since the clock never goes
+// back, they are scheduled in deadline order, so a queue does the work of a
+// heap in O(1): offers, wrap-ups, leases, cool-offs and retention all use one.
+type timerFIFO struct {
+	q    []timer
+	head int
+}
+
+func (f *timerFIFO) peek() *timer {
+	if f.head < len(f.q) {
+		return &f.q[f.head]
+	}
+	return nil
+}
+
+func (f *timerFIFO) pop() timer {
+	t := f.q[f.head]
+	f.q[f.head] = timer{}
+	f.head++
+	if f.head >= 1024 && f.head*2 >= len(f.q) {
+		n := copy(f.q, f.q[f.head:])
+		clear(f.q[n:])
+		f.q, f.head = f.q[:n], 0
+	}
+	return t
+}
+
 func (c *Core) schedule(ct *contact, kind timerKind, at ts) {
 	c.timerSeq++
-	c.timers.push(timer{at: at, seq: c.timerSeq, kind: kind, gen: ct.gen, ct: ct})
+	t := timer{at: at, seq: c.timerSeq, kind: kind, gen: ct.gen, ct: ct}
+	if kind == timerStep {
+		// Step budgets vary by step and market: these need the heap.
+		c.timers.push(t)
+		return
+	}
+	c.fifos[kind].q = append(c.fifos[kind].q, t)
+}
+
+// nextTimer finds the earliest live timer, dropping cancelled ones on the
+// way. src is -1 for the heap, else the FIFO's kind.
+func (c *Core) nextTimer() (src int, next *timer) {
+	for len(c.timers) > 0 && !c.timers[0].valid() {
+		c.timers.pop()
+	}
+	if len(c.timers) > 0 {
+		src, next = -1, &c.timers[0]
+	}
+	for k := range c.fifos {
+		f := &c.fifos[k]
+		h := f.peek()
+		for h != nil && !h.valid() {
+			f.pop()
+			h = f.peek()
+		}
+		if h != nil && (next == nil || h.at < next.at || (h.at == next.at && h.seq < next.seq)) {
+			src, next = k, h
+		}
+	}
+	return src, next
 }
 
 // runTimers fires due timers in deadline order, each at its own time, so the
 // outcome does not depend on when the shell ticks.
 func (c *Core) runTimers(until ts) {
-	for len(c.timers) > 0 && c.timers[0].at <= until {
-		t := c.timers.pop()
-		if !t.valid() {
-			continue
+	for {
+		src, next := c.nextTimer()
+		if next == nil || next.at > until {
+			return
+		}
+		var t timer
+		if src < 0 {
+			t = c.timers.pop()
+		} else {
+			t = c.fifos[src].pop()
 		}
 		if t.at > c.now {
 			c.now = t.at

@@ -132,7 +132,8 @@ type team struct {
 	load     float64
 	loadAt   ts
 	handle   handleStats
-	owned    bool // in this core's routing group
+	owned    bool     // in this core's routing group
+	self     []string // {id}, for decision traces
 }
 
 type step struct {
@@ -150,8 +151,9 @@ type market struct {
 	cbDeadline  ts
 	// callback chains: the known agent (or the home team) until the
 	// deadline, then the rest of the chain.
-	cbKnown []step
-	cbTeam  []step
+	cbKnown   []step
+	cbTeam    []step
+	sisterIDs []string // fallback team ids, for decision traces
 }
 
 // Core is the deterministic routing state machine. It is not safe for
@@ -178,24 +180,27 @@ type Core struct {
 	chanName []string
 	voice    int // channel id of voice, or -1
 
-	contacts  map[string]*contact
-	free      []*contact // forgotten contacts, for reuse
-	anyWait   []*contact // contacts whose any_team step is open
-	seq       uint64     // arrival order
-	frontSeq  int64      // requeued contacts go in front: negative sequence numbers
-	memory    map[string]*history
-	timers    timerHeap
-	timerSeq  uint64
-	now       ts
-	events    []Event
-	dirtyA    []*agent
-	dirtyC    []*contact
-	gone      []string
-	scratch   scratch
-	weights   teams.Weights
-	loadTau   float64
-	contTau   float64
-	memoryTTL ts
+	contacts map[string]*contact
+	free     []*contact // forgotten contacts, for reuse
+	anyWait  []*contact // contacts whose any_team step is open
+	seq      uint64     // arrival order
+	frontSeq int64      // requeued contacts go in front: negative sequence numbers
+	memory   map[string]*history
+	timers   timerHeap                 // step timers
+	fifos    [timerRetry + 1]timerFIFO // fixed-duration timers, by kind
+	timerSeq uint64
+	now      ts
+	events   []Event
+	dirtyA   []*agent
+	dirtyC   []*contact
+	gone     []string
+	scratch  scratch
+	weights  teams.Weights
+	// weightsView is shared by every decision record: weights never change.
+	weightsView WeightsView
+	loadTau     float64
+	contTau     float64
+	memoryTTL   ts
 }
 
 // New builds a core for the org. The org must be valid (teams.Load checks it).
@@ -234,6 +239,7 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 	if probs := cfg.Validate("routing"); len(probs) > 0 {
 		return nil, fmt.Errorf("router: invalid routing config: %v", probs)
 	}
+	c.weightsView = WeightsView{c.weights.Continuity, c.weights.Skill, c.weights.Fairness}
 	c.loadTau = cfg.LoadHalfLifeSeconds / math.Ln2
 	c.contTau = cfg.ContinuityHalfLifeSeconds / math.Ln2
 	c.memoryTTL = secs(cfg.ContinuityMemorySeconds)
@@ -248,7 +254,7 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 	for i := range org.Teams {
 		t := &org.Teams[i]
 		c.teamIdx[t.ID] = int32(i)
-		c.teams = append(c.teams, &team{idx: int32(i), id: t.ID, site: t.Site, owned: len(owned) == 0 || owned[t.ID]})
+		c.teams = append(c.teams, &team{idx: int32(i), id: t.ID, site: t.Site, owned: len(owned) == 0 || owned[t.ID], self: []string{t.ID}})
 	}
 	// Ids in sorted order, so that they do not depend on map iteration.
 	for i := range org.Agents {
@@ -318,6 +324,7 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 				return nil, fmt.Errorf("router: market %s has unknown fallback team %q", om.ID, f)
 			}
 			m.fallback = append(m.fallback, fi)
+			m.sisterIDs = append(m.sisterIDs, f)
 			if !containsI32(c.teams[fi].sisterOf, home) {
 				c.teams[fi].sisterOf = append(c.teams[fi].sisterOf, home)
 			}
@@ -439,11 +446,8 @@ func (c *Core) Tick(now time.Time) { c.advance(now) }
 
 // NextDeadline is when the next timer is due, so the shell knows when to Tick.
 func (c *Core) NextDeadline() (time.Time, bool) {
-	for len(c.timers) > 0 {
-		if c.timers[0].valid() {
-			return toTime(c.timers[0].at), true
-		}
-		c.timers.pop()
+	if _, next := c.nextTimer(); next != nil {
+		return toTime(next.at), true
 	}
 	return time.Time{}, false
 }

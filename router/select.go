@@ -146,6 +146,13 @@ type components struct {
 // weighted sum.
 func (c *Core) score(ct *contact, a *agent) components {
 	var k components
+	c.scoreInto(ct, a, &k)
+	return k
+}
+
+// scoreInto is score without the copy, for the per-agent hot loop.
+func (c *Core) scoreInto(ct *contact, a *agent, k *components) {
+	*k = components{}
 	// Continuity: the engine's own memory of this customer and agent.
 	if c.weights.Continuity > 0 {
 		k.continuity = c.affinity(&ct.hist, a.idx)
@@ -172,7 +179,6 @@ func (c *Core) score(ct *contact, a *agent) components {
 		cont = 0
 	}
 	k.score = c.weights.Continuity*cont + c.weights.Skill*k.skill + c.weights.Fairness*k.fairness
-	return k
 }
 
 // minTeamLoad is the recent team work below which the load cap does not
@@ -236,6 +242,7 @@ func better(x, y *components, xt, yt uint64) bool {
 
 // stepScan is the running state of one search for an agent.
 type stepScan struct {
+	k        components // scratch for the agent being scored
 	seed     uint64
 	best     *agent
 	bestK    components
@@ -259,14 +266,15 @@ func (c *Core) scanAgent(ct *contact, a *agent, s *stepScan, tr *StepTrace) (via
 		}
 		return a.presence != presOffline && c.couldServe(ct, a), false
 	}
-	k := c.score(ct, a)
+	k := &s.k
+	c.scoreInto(ct, a, k)
 	t := tieBreak(s.seed, a.idx)
-	if s.best == nil || better(&k, &s.bestK, t, s.bestT) {
-		s.best, s.bestK, s.bestT = a, k, t
+	if s.best == nil || better(k, &s.bestK, t, s.bestT) {
+		s.best, s.bestK, s.bestT = a, *k, t
 	}
 	if tr != nil {
 		tr.Eligible++
-		c.keepTop(s, a, &k)
+		c.keepTop(s, a, k)
 	}
 	return true, true
 }
@@ -297,17 +305,14 @@ func (c *Core) keepTop(s *stepScan, a *agent, k *components) {
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
-// stepTeams lists the teams a step reaches for a contact, for traces.
+// stepTeams lists the teams a step reaches for a contact, for traces. The
+// slices are shared, built once in New.
 func (c *Core) stepTeams(ct *contact, kind teams.StepKind) []string {
 	switch kind {
 	case teams.StepKnownAgent, teams.StepServedBefore, teams.StepHomeTeam:
-		return []string{c.teams[ct.team].id}
+		return c.teams[ct.team].self
 	case teams.StepSisterTeams:
-		var out []string
-		for _, t := range c.markets[ct.market].fallback {
-			out = append(out, c.teams[t].id)
-		}
-		return out
+		return c.markets[ct.market].sisterIDs
 	}
 	return nil
 }

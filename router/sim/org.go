@@ -25,17 +25,16 @@ type worldMarket struct {
 
 // customerID formats customer i of a market without fmt: a simulator
 // routes millions of contacts.
-func (m *worldMarket) customerID(i int, buf []byte) string {
-	buf = append(buf[:0], m.prefix...)
-	return string(appendPadded(buf, i, 7))
+func (m *worldMarket) customerID(i int, buf *[]byte) string {
+	*buf = appendPadded(append((*buf)[:0], m.prefix...), i, 7)
+	return string(*buf)
 }
 
 // phone is customer i's number, E.164: +1, the area code, then an
 // exchange and line number no real subscriber has at that size.
-func (m *worldMarket) phone(i int, buf []byte) string {
-	buf = append(buf[:0], "+1"...)
-	buf = strconv.AppendInt(buf, int64(m.areaCode), 10)
-	return string(appendPadded(buf, 2000000+i, 7))
+func (m *worldMarket) phone(i int, buf *[]byte) string {
+	*buf = appendPadded(strconv.AppendInt(append((*buf)[:0], "+1"...), int64(m.areaCode), 10), 2000000+i, 7)
+	return string(*buf)
 }
 
 func appendPadded(buf []byte, v, width int) []byte {
@@ -118,7 +117,7 @@ func (s *Scenario) buildWorld() (*world, error) {
 		for i := range w.markets {
 			m := &w.markets[i]
 			for c := 1; c <= m.customers; c++ {
-				if err := cust.Add(m.customerID(c, idb), m.id, m.phone(c, phb)); err != nil {
+				if err := cust.Add(m.customerID(c, &idb), m.id, m.phone(c, &phb)); err != nil {
 					return nil, fmt.Errorf("scenario %s: generate: %w", s.File, err)
 				}
 			}

@@ -43,6 +43,9 @@ type Figures struct {
 	// EWTErrorSeconds is the mean |EWT at arrival - wait| over queued
 	// contacts answered on the line.
 	EWTErrorSeconds float64 `json:"ewt_error_seconds"`
+	// EWTBiasSeconds is the mean of EWT - wait over the same contacts:
+	// positive when the EWT promises longer waits than callers get.
+	EWTBiasSeconds float64 `json:"ewt_bias_seconds"`
 }
 
 // WaitStats summarise waits.
@@ -54,8 +57,12 @@ type WaitStats struct {
 // RunStats are about the run itself, not the contact centre: they vary
 // from run to run.
 type RunStats struct {
-	WallSeconds       float64 `json:"wall_seconds"`
-	Contacts          int64   `json:"contacts"` // simulated, warm-up included
+	WallSeconds float64 `json:"wall_seconds"`
+	// SetupSeconds is the part of WallSeconds spent building the org and
+	// its customer index.
+	SetupSeconds float64 `json:"setup_seconds"`
+	Contacts     int64   `json:"contacts"` // simulated, warm-up included
+	// ContactsPerSecond is Contacts over the wall time of the event loop.
 	ContactsPerSecond float64 `json:"contacts_per_second"`
 }
 
@@ -106,6 +113,7 @@ func figures(a *acc, busy, staffed float64) *Figures {
 	}
 	if a.ewtN > 0 {
 		f.EWTErrorSeconds = round(a.ewtErrSum/float64(a.ewtN), 3)
+		f.EWTBiasSeconds = round(a.ewtBiasSum/float64(a.ewtN), 3)
 	}
 	if n := len(a.cbWaits); n > 0 {
 		sort.Float64s(a.cbWaits)
@@ -154,6 +162,7 @@ func (r *runner) result() *Result {
 		all.callbacks += a.callbacks
 		all.waitSum += a.waitSum
 		all.ewtErrSum += a.ewtErrSum
+		all.ewtBiasSum += a.ewtBiasSum
 		all.ewtN += a.ewtN
 		all.cbWaits = append(all.cbWaits, a.cbWaits...)
 		res.PerMarket[ms.w.id] = figures(a, r.teamBusy[ms.home], float64(r.teamStaff[ms.home])*window)

@@ -47,11 +47,11 @@ var ErrStuck = errors.New("simulation stuck: contacts wait, no agent is busy and
 
 // Sim event kinds.
 const (
-	evArrival uint8 = iota + 1
-	evAccept        // the ringing agent answers
-	evHandleEnd     // the conversation ends
-	evWrapEnd       // the agent finishes wrap-up
-	evPatience      // the caller's patience runs out
+	evArrival   uint8 = iota + 1
+	evAccept          // the ringing agent answers
+	evHandleEnd       // the conversation ends
+	evWrapEnd         // the agent finishes wrap-up
+	evPatience        // the caller's patience runs out
 )
 
 type event struct {
@@ -115,10 +115,10 @@ func (e *event) less(o *event) bool {
 
 // Contact phases as the simulator sees them.
 const (
-	phFree uint8 = iota
-	phLine       // waiting on the line
-	phCallback   // waiting for a callback
-	phOffered    // an agent's phone rings
+	phFree     uint8 = iota
+	phLine           // waiting on the line
+	phCallback       // waiting for a callback
+	phOffered        // an agent's phone rings
 	phActive
 	phWrap
 )
@@ -145,8 +145,8 @@ type simContact struct {
 }
 
 type customerState struct {
-	lastAgent  int32
 	lastServed int64
+	lastAgent  int32
 	live       bool
 }
 
@@ -173,7 +173,7 @@ type acc struct {
 	offered, lineAnswered, cbAnswered, abandoned int64
 	waited, withinSL, home                       int64
 	repeats, sameAgent, callbacks                int64
-	waitSum, ewtErrSum                           float64
+	waitSum, ewtErrSum, ewtBiasSum               float64
 	ewtN                                         int64
 	cbWaits                                      []float64
 }
@@ -223,23 +223,24 @@ var (
 
 // Run simulates the scenario on the real routing core and returns its figures.
 func Run(s *Scenario, opts Options) (*Result, error) {
+	begin := time.Now()
 	w, err := s.buildWorld()
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
 	r := &runner{s: s, w: w, opts: opts, waiting: map[string]int32{}, agentIdx: map[string]int32{}}
 	if err := r.setup(); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	if err := r.loop(start); err != nil {
 		return nil, err
 	}
 	res := r.result()
-	wall := time.Since(start)
-	res.Run = RunStats{WallSeconds: round(wall.Seconds(), 3), Contacts: r.arrivals}
-	if wall > 0 {
-		res.Run.ContactsPerSecond = math.Round(float64(r.arrivals) / wall.Seconds())
+	loop := time.Since(start)
+	res.Run = RunStats{WallSeconds: round(time.Since(begin).Seconds(), 3), SetupSeconds: round(start.Sub(begin).Seconds(), 3), Contacts: r.arrivals}
+	if loop > 0 {
+		res.Run.ContactsPerSecond = math.Round(float64(r.arrivals) / loop.Seconds())
 	}
 	return res, nil
 }
@@ -519,7 +520,7 @@ func (r *runner) arrive(m int32, now int64) error {
 	r.idBuf = strconv.AppendUint(append(r.idBuf[:0], 'c'), uint64(r.arrivals), 10)
 	ct.id = string(r.idBuf)
 	r.req.ContactID = ct.id
-	r.req.CustomerID = ms.w.customerID(int(cust), r.idBuf)
+	r.req.CustomerID = ms.w.customerID(int(cust), &r.idBuf)
 	r.req.Market = ms.w.id
 	r.clock = r.at(now)
 	reply, err := r.core.Route(r.clock, &r.req)
@@ -547,7 +548,7 @@ func (r *runner) arrive(m int32, now int64) error {
 		}
 		r.waiting[ct.id] = i
 		if reply.CallbackOffered && ct.takesCB {
-			r.cev = router.ContactEvent{ContactID: ct.id, Type: router.EventCallbackRequested, Number: ms.w.phone(int(cust), r.idBuf)}
+			r.cev = router.ContactEvent{ContactID: ct.id, Type: router.EventCallbackRequested, Number: ms.w.phone(int(cust), &r.idBuf)}
 			if _, err := r.core.HandleContactEvent(r.clock, &r.cev); err != nil {
 				return fmt.Errorf("callback_requested %s: %w", ct.id, err)
 			}
@@ -654,7 +655,9 @@ func (r *runner) acceptNow(i int32, now int64) error {
 			if ct.queued {
 				a.waited++
 				if ct.ewt >= 0 {
-					a.ewtErrSum += math.Abs(ct.ewt - float64(wait)/float64(ns))
+					d := ct.ewt - float64(wait)/float64(ns)
+					a.ewtErrSum += math.Abs(d)
+					a.ewtBiasSum += d
 					a.ewtN++
 				}
 			}
