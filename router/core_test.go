@@ -389,3 +389,23 @@ func TestRepeatedRouteIsIdempotent(t *testing.T) {
 		t.Fatalf("retry changed things: %+v vs %+v", r1, r2)
 	}
 }
+
+func TestRoutingGroupOwnsItsTeamsOnly(t *testing.T) {
+	c, err := New(smallOrg(1), Options{Teams: []string{"CHA-DET"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Route(at(0), &RouteRequest{ContactID: "c1", Channel: "voice", Market: "CLE"})
+	wantCode(t, err, ErrUnavailable)
+	_, err = c.SetAgentState(at(0), &AgentStateRequest{AgentID: "cle-001", State: AgentAvailable})
+	wantCode(t, err, ErrUnavailable)
+	// The sister team belongs to another group: this core never reserves its agents.
+	r := mustRoute(t, c, 0, RouteRequest{ContactID: "c2", Channel: "voice", Market: "DET"})
+	c.Tick(at(3600))
+	if v, _ := c.Contact("c2"); r.Status != StatusQueued || v.State != ContactQueued {
+		t.Fatalf("contact left the group: %+v", v)
+	}
+	if _, err := New(smallOrg(1), Options{Teams: []string{"NOPE"}}); err == nil {
+		t.Fatal("unknown team in a routing group was accepted")
+	}
+}
