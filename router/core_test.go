@@ -215,12 +215,14 @@ func TestSisterTeamAfterBudget(t *testing.T) {
 	}
 }
 
-func TestCallbackReservedForKnownAgent(t *testing.T) {
+// callbackWaiting leaves acct-42's callback "back" reserved for det-001,
+// who is busy with "other", while det-002 is free.
+func callbackWaiting(t *testing.T) *Core {
+	t.Helper()
 	c := newCore(t, smallOrg(2))
 	mustState(t, c, 0, "det-001", AgentAvailable)
 	mustRoute(t, c, 0, RouteRequest{ContactID: "old", Channel: "voice", CustomerID: "acct-42"})
 	serve(t, c, 1, "old", "det-001", false)
-	// det-001 is busy with someone else when acct-42 calls back.
 	mustRoute(t, c, 100, RouteRequest{ContactID: "other", Channel: "voice"})
 	mustEvent(t, c, 101, ContactEvent{ContactID: "other", Type: EventAccepted})
 	r := mustRoute(t, c, 110, RouteRequest{ContactID: "back", Channel: "voice", CustomerID: "acct-42", ANI: "+13135550142"})
@@ -228,8 +230,13 @@ func TestCallbackReservedForKnownAgent(t *testing.T) {
 		t.Fatalf("back: %+v", r)
 	}
 	mustEvent(t, c, 115, ContactEvent{ContactID: "back", Type: EventCallbackRequested})
-	// det-002 logs in: the callback is reserved for det-001, so it waits.
 	mustState(t, c, 120, "det-002", AgentAvailable)
+	return c
+}
+
+func TestCallbackReservedForKnownAgent(t *testing.T) {
+	c := callbackWaiting(t)
+	// The callback is reserved for det-001, so det-002 does not take it.
 	if v, _ := c.Contact("back"); v.State != ContactCallback || v.Step != "known_agent" {
 		t.Fatalf("callback went elsewhere: %+v", v)
 	}
@@ -250,15 +257,7 @@ func TestCallbackReservedForKnownAgent(t *testing.T) {
 }
 
 func TestCallbackDeadlineOpensTeam(t *testing.T) {
-	c := newCore(t, smallOrg(2))
-	mustState(t, c, 0, "det-001", AgentAvailable)
-	mustRoute(t, c, 0, RouteRequest{ContactID: "old", Channel: "voice", CustomerID: "acct-42"})
-	serve(t, c, 1, "old", "det-001", false)
-	mustRoute(t, c, 100, RouteRequest{ContactID: "other", Channel: "voice"})
-	mustEvent(t, c, 101, ContactEvent{ContactID: "other", Type: EventAccepted})
-	mustRoute(t, c, 110, RouteRequest{ContactID: "back", Channel: "voice", CustomerID: "acct-42", ANI: "+13135550142"})
-	mustEvent(t, c, 115, ContactEvent{ContactID: "back", Type: EventCallbackRequested})
-	mustState(t, c, 120, "det-002", AgentAvailable)
+	c := callbackWaiting(t)
 	c.Tick(at(115 + 1799))
 	if v, _ := c.Contact("back"); v.State != ContactCallback {
 		t.Fatalf("before the deadline: %+v", v)
