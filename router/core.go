@@ -186,16 +186,21 @@ type Core struct {
 	seq      uint64     // arrival order
 	frontSeq int64      // requeued contacts go in front: negative sequence numbers
 	memory   map[string]*history
-	timers   timerHeap                 // step timers
-	fifos    [timerRetry + 1]timerFIFO // fixed-duration timers, by kind
-	timerSeq uint64
-	now      ts
-	events   []Event
-	dirtyA   []*agent
-	dirtyC   []*contact
-	gone     []string
-	scratch  scratch
-	weights  teams.Weights
+	// memorySweep lists each remembered customer once, in about the order
+	// their memory may run out, so that customers who never call again are
+	// forgotten too.
+	memorySweep []memoryDue
+	sweepHead   int
+	timers      timerHeap                 // step timers
+	fifos       [timerRetry + 1]timerFIFO // fixed-duration timers, by kind
+	timerSeq    uint64
+	now         ts
+	events      []Event
+	dirtyA      []*agent
+	dirtyC      []*contact
+	gone        []string
+	scratch     scratch
+	weights     teams.Weights
 	// weightsView is shared by every decision record: weights never change.
 	weightsView WeightsView
 	loadTau     float64
@@ -437,6 +442,36 @@ func (c *Core) advance(now time.Time) {
 	c.runTimers(t)
 	if t > c.now {
 		c.now = t
+	}
+	c.sweepMemory()
+}
+
+type memoryDue struct {
+	key string
+	at  ts
+}
+
+// sweepMemory forgets customers whose every remembered contact is older
+// than the memory TTL. One still remembered goes back in the list, due when
+// its newest entry runs out.
+func (c *Core) sweepMemory() {
+	for c.sweepHead < len(c.memorySweep) && c.memorySweep[c.sweepHead].at <= c.now {
+		d := c.memorySweep[c.sweepHead]
+		c.memorySweep[c.sweepHead] = memoryDue{}
+		c.sweepHead++
+		if h, ok := c.memory[d.key]; ok {
+			h.forget(c.now, c.memoryTTL)
+			if h.n == 0 {
+				delete(c.memory, d.key)
+			} else {
+				c.memorySweep = append(c.memorySweep, memoryDue{key: d.key, at: h.entries[0].at + c.memoryTTL})
+			}
+		}
+	}
+	if c.sweepHead >= 1024 && c.sweepHead*2 >= len(c.memorySweep) {
+		n := copy(c.memorySweep, c.memorySweep[c.sweepHead:])
+		clear(c.memorySweep[n:])
+		c.memorySweep, c.sweepHead = c.memorySweep[:n], 0
 	}
 }
 

@@ -132,6 +132,7 @@ func (c *Core) accept(ct *contact, a *agent, at ts) {
 		if !ok {
 			h = &history{}
 			c.memory[ct.customerKey] = h
+			c.memorySweep = append(c.memorySweep, memoryDue{key: ct.customerKey, at: c.now + c.memoryTTL})
 		}
 		h.record(a.idx, c.now)
 	}

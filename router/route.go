@@ -178,7 +178,8 @@ func (c *Core) loadHistory(ct *contact) {
 	}
 	h.forget(c.now, c.memoryTTL)
 	if h.n == 0 {
-		delete(c.memory, ct.customerKey)
+		// Left for the sweep, which owns deletion: a customer deleted here
+		// and remembered again would be listed twice.
 		return
 	}
 	ct.hist = *h
@@ -393,10 +394,14 @@ func (c *Core) position(ct *contact) int {
 	return 0
 }
 
-// ewt estimates how long a queued contact will wait: it plays the home
-// team's slots forward, each freeing after its contact's expected remaining
-// handle time (from the team's recent handle times), then taking the next
-// contact in line, until the slot that reaches this contact frees.
+// ewt estimates how long a queued contact will wait, from the home team's
+// slots that could serve it. Each busy slot frees after its contact's
+// expected remaining handle time r (the mean residual life of the team's
+// recent handle times), so slots free at a combined rate R = sum(1/r): the
+// first frees after about 1/R. After that, slots cycle at c/AHT. Position k
+// thus waits 1/R + (k-1)*AHT/c. For exponential handle times this is the
+// exact M/M/c answer, k*AHT/c; for regular ones it follows the agents who
+// are about to free up.
 func (c *Core) ewt(ct *contact) (float64, bool) {
 	pos := max(c.position(ct), 1)
 	seq := c.ewtSeq(ct, pos)
@@ -411,83 +416,49 @@ func (c *Core) ewt(ct *contact) (float64, bool) {
 func (c *Core) ewtSeq(ct *contact, upto int) []float64 {
 	t := c.teams[ct.team]
 	aht := t.handle.mean(c.cfg.DefaultHandleSeconds)
-	free := c.scratch.free[:0]
+	slots, idle := 0, 0
+	rate := 0.0
 	for _, ai := range t.agents {
 		a := c.agents[ai]
 		if a.presence != presAvailable || a.notResponding || a.hasPending || !c.couldServe(ct, a) {
 			continue
 		}
-		slots := int(a.capacity[ct.channel])
+		n := int(a.capacity[ct.channel])
 		if c.voice >= 0 && int(ct.channel) == c.voice {
-			slots = 1
+			n = 1
 		}
+		slots += n
 		busy := 0
 		for _, lc := range a.live {
-			if busy == slots {
+			if busy == n {
 				break
 			}
 			busy++
+			var r float64
 			if lc.state == ContactWrapUp {
-				free = append(free, max(c.cfg.WrapUpSeconds-toSeconds(c.now-lc.endedAt), 0))
-				continue
+				r = c.cfg.WrapUpSeconds - toSeconds(c.now-lc.endedAt)
+			} else {
+				r = t.handle.residual(toSeconds(c.now-lc.offeredAt), c.cfg.DefaultHandleSeconds)
 			}
-			free = append(free, t.handle.residual(toSeconds(c.now-lc.offeredAt), c.cfg.DefaultHandleSeconds))
+			rate += 1 / max(r, 1)
 		}
-		for ; busy < slots; busy++ {
-			free = append(free, 0)
-		}
+		idle += n - busy
 	}
-	c.scratch.free = free
-	if len(free) == 0 {
+	if slots == 0 {
 		return nil
 	}
-	h := floatHeap(free)
-	h.init()
 	seq := c.scratch.seq[:0]
+	first := 0.0
+	if idle == 0 {
+		first = 1 / rate
+	}
 	for k := 0; k < upto; k++ {
-		seq = append(seq, h.popPush(aht))
+		seq = append(seq, first+float64(k)*aht/float64(slots))
 	}
 	c.scratch.seq = seq
 	return seq
 }
 
 type scratch struct {
-	free []float64
-	seq  []float64
-}
-
-// floatHeap is a min-heap of slot free times.
-type floatHeap []float64
-
-func (h floatHeap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-
-// popPush returns the earliest free time and replaces it by that time plus d.
-func (h floatHeap) popPush(d float64) float64 {
-	v := h[0]
-	h[0] = v + d
-	h.down(0)
-	return v
-}
-
-func (h floatHeap) down(i int) {
-	n := len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && h[r] < h[l] {
-			m = r
-		}
-		if h[i] <= h[m] {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
+	seq []float64
 }

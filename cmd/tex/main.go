@@ -21,6 +21,8 @@ type CLI struct {
 	CheckConfig CheckConfigCmd `cmd:"" name:"check-config" help:"Validate an org directory and report every problem."`
 	Scorecard   ScorecardCmd   `cmd:"" help:"Show a team's balanced scorecard for a period."`
 	Export      ExportCmd      `cmd:"" help:"Write the HR export of a period (one row per agent), CSV or JSON Lines."`
+	Simulate    SimulateCmd    `cmd:"" help:"Run a scenario on the real routing core in virtual time (SIMULATION.md)."`
+	Erlang      ErlangCmd      `cmd:"" help:"Erlang C / Erlang A queueing figures, or the agents needed for a service level."`
 }
 
 // Env is what every Run gets: the terminal and the logger. Only cmd/ prints.

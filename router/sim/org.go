@@ -111,7 +111,7 @@ func (s *Scenario) buildWorld() (*world, error) {
 	if len(p.probs) > 0 {
 		return nil, &ScenarioError{Problems: p.probs}
 	}
-	if s.Generate != nil {
+	if s.Generate != nil && s.Generate.CustomerIndex {
 		cust := teams.NewCustomers()
 		var idb, phb []byte
 		for i := range w.markets {

@@ -45,6 +45,12 @@ type Generate struct {
 	Markets            int `json:"markets"`
 	AgentsPerTeam      int `json:"agents_per_team"`
 	CustomersPerMarket int `json:"customers_per_market"`
+	// CustomerIndex puts the customers in the org's customer index, so the
+	// core identifies callers by customer id as in production (default).
+	// Without it the route request names the market and the core skips the
+	// lookup; continuity still keys on the customer id. It saves about a
+	// fifth of the run time at 1.2 million customers.
+	CustomerIndex bool `json:"customer_index"`
 }
 
 // Arrival is the Poisson arrival stream of one market. Market "*" stands
@@ -384,8 +390,8 @@ func (p *parser) fields(n *yaml.Node, what string, known []string, each func(k, 
 }
 
 func (p *parser) generate(n *yaml.Node) *Generate {
-	g := &Generate{CustomersPerMarket: DefaultCustomersPerMarket}
-	seen := p.fields(n, "generate", []string{"markets", "agents_per_team", "customers_per_market"}, func(k, v *yaml.Node) {
+	g := &Generate{CustomersPerMarket: DefaultCustomersPerMarket, CustomerIndex: true}
+	seen := p.fields(n, "generate", []string{"markets", "agents_per_team", "customers_per_market", "customer_index"}, func(k, v *yaml.Node) {
 		f := "generate." + k.Value
 		switch k.Value {
 		case "markets":
@@ -394,6 +400,8 @@ func (p *parser) generate(n *yaml.Node) *Generate {
 			p.integer(v, f, &g.AgentsPerTeam, 1, maxPerTeam)
 		case "customers_per_market":
 			p.integer(v, f, &g.CustomersPerMarket, 1, maxCustomers)
+		case "customer_index":
+			p.decode(v, f, &g.CustomerIndex)
 		}
 	})
 	if n.Kind == yaml.MappingNode {

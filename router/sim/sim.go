@@ -224,6 +224,9 @@ var (
 // Run simulates the scenario on the real routing core and returns its figures.
 func Run(s *Scenario, opts Options) (*Result, error) {
 	begin := time.Now()
+	if !(s.DurationSeconds > 0 && s.WarmupSeconds >= 0 && s.WarmupSeconds < s.DurationSeconds) {
+		return nil, fmt.Errorf("scenario %s: the warm-up (%v s) must be shorter than the duration (%v s)", s.File, s.WarmupSeconds, s.DurationSeconds)
+	}
 	w, err := s.buildWorld()
 	if err != nil {
 		return nil, err
