@@ -202,7 +202,7 @@ func TestCarrierPolicies(t *testing.T) {
 	if tex.Callbacks == 0 || tex.CallbackWaitSeconds.P90 <= 0 {
 		t.Errorf("tex offered no callbacks: %+v", tex.Figures)
 	}
-	if !(tex.AgentContinuity > 2*li.AgentContinuity && tex.HomeTeamShare > pooled.HomeTeamShare) {
+	if !(tex.AgentContinuity > 1.5*li.AgentContinuity && tex.HomeTeamShare > pooled.HomeTeamShare) {
 		t.Errorf("tex continuity %v (longest_idle %v), home share %v (pooled %v)",
 			tex.AgentContinuity, li.AgentContinuity, tex.HomeTeamShare, pooled.HomeTeamShare)
 	}
