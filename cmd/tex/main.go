@@ -18,6 +18,12 @@ type CLI struct {
 	LogFormat string `help:"Log format." env:"TEX_LOG_FORMAT" default:"console" enum:"console,json"`
 
 	// Subcommands, one line each; keep them in the order of --help.
+	Serve       ServeCmd       `cmd:"" help:"Run the routing service (embedded NATS with JetStream, HTTP)."`
+	Route       RouteCmd       `cmd:"" help:"Ask the server where a contact goes."`
+	Agent       AgentCmd       `cmd:"" help:"Act for an agent (set its state)."`
+	Agents      AgentsCmd      `cmd:"" help:"List a team's agents: state, time in state, contacts today."`
+	Queue       QueueCmd       `cmd:"" help:"List a team's waiting contacts: position, wait, EWT."`
+	Explain     ExplainCmd     `cmd:"" help:"Explain how a contact was routed: steps, candidates, skips."`
 	CheckConfig CheckConfigCmd `cmd:"" name:"check-config" help:"Validate an org directory and report every problem."`
 	Scorecard   ScorecardCmd   `cmd:"" help:"Show a team's balanced scorecard for a period."`
 	Export      ExportCmd      `cmd:"" help:"Write the HR export of a period (one row per agent), CSV or JSON Lines."`

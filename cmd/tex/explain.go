@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tex-cx/tex/router"
+	"github.com/tex-cx/tex/server"
+)
+
+// ExplainCmd prints the decision records of a contact
+// (<prefix>.query.decisions): why it went where it did.
+type ExplainCmd struct {
+	ClientFlags `embed:""`
+
+	ContactID string `arg:"" name:"contact-id" help:"Contact id."`
+	Format    string `help:"Output format." default:"table" enum:"table,json"`
+}
+
+// Run asks and prints.
+func (c *ExplainCmd) Run(env *Env) error {
+	nc, err := c.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	var rep json.RawMessage
+	if err := c.request(nc, server.QueryDecisions, server.ContactQuery{ContactID: c.ContactID}, &rep); err != nil {
+		return err
+	}
+	if c.Format == "json" {
+		return printJSON(env.Stdout, rep)
+	}
+	var r server.DecisionsReply
+	if err := json.Unmarshal(rep, &r); err != nil {
+		return err
+	}
+	return printExplain(env.Stdout, &r)
+}
+
+func printExplain(w io.Writer, r *server.DecisionsReply) error {
+	if len(r.Decisions) == 0 {
+		_, err := fmt.Fprintf(w, "%s: no decision recorded\n", r.ContactID)
+		return err
+	}
+	for i, d := range r.Decisions {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if err := printDecision(w, i+1, len(r.Decisions), d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printDecision(w io.Writer, n, of int, d *router.Decision) error {
+	fmt.Fprintf(w, "decision %d/%d  %s  %s  trigger %s\n", n, of, d.ContactID, d.At.Format(time.RFC3339), d.Trigger)
+	fmt.Fprintf(w, "  market %s (matched by %s), team %s\n", d.Market, d.MatchedBy, d.Team)
+	switch d.Outcome {
+	case "assigned":
+		fmt.Fprintf(w, "  outcome: assigned to %s at step %s\n", d.Agent, d.Step)
+	default:
+		out := fmt.Sprintf("  outcome: %s", d.Outcome)
+		if d.Position > 0 {
+			out += fmt.Sprintf(", position %d, EWT %s", d.Position, ewtText(d.EWTSeconds))
+		}
+		if d.Callback {
+			out += ", callback offered"
+		}
+		fmt.Fprintln(w, out)
+	}
+	if d.Weights != nil {
+		fmt.Fprintf(w, "  weights: continuity %.2f, skill %.2f, fairness %.2f\n", d.Weights.Continuity, d.Weights.Skill, d.Weights.Fairness)
+	}
+	if d.Considered > 0 {
+		fmt.Fprintf(w, "  waiting contacts considered: %d\n", d.Considered)
+	}
+	if len(d.Steps) > 0 {
+		fmt.Fprintln(w, "  steps:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "    STEP\tTEAMS\tOPEN\tVIABLE\tSEEN\tELIG\tSKIPPED")
+		for _, s := range d.Steps {
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%d\t%d\t%s\n", cut(s.Step, 16), joinCut(s.Teams, 16), yesNo(s.Open),
+				yesNo(s.Viable), s.Considered, s.Eligible, cut(skipText(s.Skipped), 24))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(d.Candidates) > 0 {
+		fmt.Fprintln(w, "  candidates (top by score):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "    \tAGENT\tSCORE\tCONT\tSKILL\tFAIR\tLOAD\tIDLE\t")
+		for _, c := range d.Candidates {
+			mark := " "
+			if c.Chosen {
+				mark = "*"
+			}
+			load := fmt.Sprintf("%.2f", c.Load)
+			if c.LoadCapped {
+				load += "!"
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%.3f\t%.2f\t%.2f\t%.2f\t%s\t%s\t\n", mark, cut(c.Agent, 12), c.Score, c.Continuity,
+				c.Skill, c.Fairness, load, durText(c.IdleSecs))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "    * chosen; CONT continuity, FAIR fairness (idle), ! load cap applied")
+	}
+	if len(d.Skipped) > 0 {
+		fmt.Fprintf(w, "  skipped: %s\n", skipText(d.Skipped))
+	}
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func skipText(list []router.SkipCount) string {
+	parts := make([]string, len(list))
+	for i, s := range list {
+		parts[i] = fmt.Sprintf("%s %d", s.Reason, s.Count)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tex-cx/tex/server"
+	"github.com/tex-cx/tex/teams"
+)
+
+// ServeCmd runs the service: the routing core behind NATS and HTTP, with an
+// embedded nats-server unless --nats names one.
+type ServeCmd struct {
+	Org        string        `help:"Org directory (org.yaml, customers.csv)." env:"TEX_ORG" default:"testdata/org"`
+	Data       string        `help:"Data directory of the embedded NATS server's JetStream store." env:"TEX_DATA" default:"./data"`
+	NATSListen string        `name:"nats-listen" help:"HOST:PORT of the embedded NATS server; port 0 picks a free one." env:"TEX_NATS_LISTEN" default:"127.0.0.1:4222"`
+	HTTP       string        `name:"http" help:"HOST:PORT of the HTTP API; port 0 picks a free one." env:"TEX_HTTP" default:"127.0.0.1:8080"`
+	NATS       string        `name:"nats" help:"Join this NATS deployment instead of starting the embedded server." env:"TEX_SERVE_NATS"`
+	Prefix     string        `help:"Subject prefix." env:"TEX_PREFIX" default:"tex"`
+	Drain      time.Duration `help:"How long a graceful shutdown waits for requests in flight." default:"15s"`
+}
+
+// Run starts the server and blocks until SIGINT or SIGTERM.
+func (c *ServeCmd) Run(env *Env) error {
+	org, err := teams.Load(c.Org)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, server.Config{Org: org, DataDir: c.Data, NATSListen: c.NATSListen,
+		NATSURL: c.NATS, HTTPAddr: c.HTTP, Prefix: c.Prefix, Log: env.Log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "tex serving %d agents of %d teams\n", len(org.Agents), len(org.Teams))
+	fmt.Fprintf(env.Stdout, "nats: %s (prefix %s)\n", srv.NATSURL(), c.Prefix)
+	if a := srv.HTTPAddr(); a != "" {
+		fmt.Fprintf(env.Stdout, "http: http://%s\n", a)
+	}
+	<-ctx.Done()
+	stop() // a second signal kills the process at once
+	env.Log.Info().Msg("shutting down: draining requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), c.Drain)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/tex-cx/tex/teams"
+)
+
+var (
+	orgOnce sync.Once
+	testOrg *teams.Org
+	orgErr  error
+)
+
+// sampleOrg is testdata/org, loaded once for the package.
+func sampleOrg(t testing.TB) *teams.Org {
+	t.Helper()
+	orgOnce.Do(func() { testOrg, orgErr = teams.Load("../testdata/org") })
+	if orgErr != nil {
+		t.Fatal(orgErr)
+	}
+	return testOrg
+}
+
+// startServer runs a server with an embedded NATS on random ports, its
+// store in dir (a fresh temp dir when empty). It is stopped in Cleanup.
+func startServer(t testing.TB, dir string) *Server {
+	t.Helper()
+	return startServerClock(t, dir, nil)
+}
+
+func startServerClock(t testing.TB, dir string, clock func() time.Time) *Server {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	log := zerolog.Nop()
+	s, err := Start(context.Background(), Config{Org: sampleOrg(t), DataDir: dir, NATSListen: "127.0.0.1:0",
+		HTTPAddr: "127.0.0.1:0", Log: &log, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	return s
+}
+
+func connect(t testing.TB, s *Server) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// req sends a request and returns the reply body.
+func req(t testing.TB, nc *nats.Conn, subj string, body any) []byte {
+	t.Helper()
+	data, ok := body.([]byte)
+	if !ok {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg, err := nc.Request(subj, data, 5*time.Second)
+	if err != nil {
+		t.Fatalf("%s: %v", subj, err)
+	}
+	return msg.Data
+}
+
+// reqInto sends a request and decodes the reply, failing on an error reply.
+func reqInto(t testing.TB, nc *nats.Conn, subj string, body, out any) {
+	t.Helper()
+	rep := req(t, nc, subj, body)
+	if bytes.Contains(rep, []byte(`"error":{`)) {
+		t.Fatalf("%s %v: %s", subj, body, rep)
+	}
+	if err := json.Unmarshal(rep, out); err != nil {
+		t.Fatalf("%s: %v: %s", subj, err, rep)
+	}
+}
+
+func httpDo(t testing.TB, s *Server, method, path string, body []byte) (int, []byte) {
+	t.Helper()
+	r, err := http.NewRequest(method, "http://"+s.HTTPAddr()+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, bytes.TrimSpace(out)
+}
+
+// checkFor polls f every step until it returns nil or total has passed.
+func checkFor(t testing.TB, total, step time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", total, err)
+		}
+		time.Sleep(step)
+	}
+}
+
+func setState(t testing.TB, nc *nats.Conn, agent, state string) {
+	t.Helper()
+	var rep map[string]any
+	reqInto(t, nc, "tex.agent.state", map[string]string{"agent_id": agent, "state": state}, &rep)
+}
+
+func event(t testing.TB, nc *nats.Conn, ev map[string]any) {
+	t.Helper()
+	var rep map[string]any
+	reqInto(t, nc, "tex.contact.event", ev, &rep)
+}

@@ -1,0 +1,385 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/tex-cx/tex/router"
+	"github.com/tex-cx/tex/scorecard"
+	"github.com/tex-cx/tex/teams"
+)
+
+// Log field names.
+const (
+	logSubject = "subject"
+	logContact = "contact_id"
+	logAgent   = "agent_id"
+	logSeq     = "seq"
+	logCount   = "count"
+	logAddr    = "addr"
+)
+
+// DefaultGroup is the routing group a server owns when none is named: the
+// whole org (DESIGN.md).
+const DefaultGroup = "org"
+
+// Config says what a Server runs and where.
+type Config struct {
+	// Org is the loaded org (teams.Load).
+	Org *teams.Org
+	// DataDir holds the embedded server's JetStream store.
+	DataDir string
+	// NATSListen is HOST:PORT of the embedded server; port 0 picks one.
+	NATSListen string
+	// NATSURL, when set, joins an existing NATS; no embedded server runs.
+	NATSURL string
+	// HTTPAddr is HOST:PORT of the HTTP listener; port 0 picks one; empty
+	// serves no HTTP.
+	HTTPAddr string
+	// Prefix of every subject (default "tex").
+	Prefix string
+	// Group names the routing group, in the journal subject (default "org").
+	Group string
+	// Log is the logger; nil logs nothing.
+	Log *zerolog.Logger
+	// Now is the clock (default time.Now). Tests and benchmarks keep it.
+	Now func() time.Time
+	// ScorecardOptions are passed to scorecard.New.
+	ScorecardOptions []scorecard.Option
+}
+
+// Server is a running tex service.
+type Server struct {
+	cfg   Config
+	log   *zerolog.Logger
+	org   *teams.Org
+	store *teams.Store
+
+	ns   *natsserver.Server // nil with Config.NATSURL
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	subs []*nats.Subscription
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+	httpErr chan error
+
+	w       *writer
+	pub     *publisher
+	metrics *metrics
+	reg     *prometheus.Registry
+	score   *scorecard.Service
+
+	stopOnce sync.Once
+}
+
+// Start brings the whole service up: NATS (embedded or joined), the
+// journal replay, the writer, the request handlers, the scorecard and HTTP.
+// It returns once requests are being answered.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Org == nil {
+		return nil, errors.New("server: no org")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "tex"
+	}
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		nop := zerolog.Nop()
+		cfg.Log = &nop
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, org: cfg.Org}
+	var err error
+	if s.store, err = teams.NewStore(cfg.Org); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if err := s.startNATS(); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.startEngine(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.startHTTP(); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) startNATS() error {
+	var opts []nats.Option
+	url := s.cfg.NATSURL
+	if url == "" {
+		host, port, err := splitHostPort(s.cfg.NATSListen, "127.0.0.1", 4222)
+		if err != nil {
+			return fmt.Errorf("server: --nats-listen %q: %w", s.cfg.NATSListen, err)
+		}
+		if port == 0 {
+			port = natsserver.RANDOM_PORT
+		}
+		ns, err := natsserver.NewServer(&natsserver.Options{
+			ServerName: "tex", Host: host, Port: port, JetStream: true, StoreDir: s.cfg.DataDir,
+			NoSigs: true, NoLog: true,
+		})
+		if err != nil {
+			return fmt.Errorf("server: embedded nats-server: %w", err)
+		}
+		go ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			ns.Shutdown()
+			return fmt.Errorf("server: embedded nats-server did not start on %s:%d", host, port)
+		}
+		s.ns = ns
+		url = ns.ClientURL()
+		// In process: no TCP between the shell and its own broker.
+		opts = append(opts, nats.InProcessServer(ns))
+	}
+	opts = append(opts, nats.Name("tex-serve"), nats.MaxReconnects(-1),
+		// The writer publishes in bursts; a large buffer keeps them off the wire's back.
+		nats.ReconnectBufSize(64<<20))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("server: connect to NATS at %s: %w", url, err)
+	}
+	s.nc = nc
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384))
+	if err != nil {
+		return fmt.Errorf("server: jetstream: %w", err)
+	}
+	s.js = js
+	return nil
+}
+
+func (s *Server) startEngine(ctx context.Context) error {
+	s.reg = prometheus.NewRegistry()
+	s.metrics = newMetrics(s.reg, s.store, s.cfg.Now)
+	if _, err := scorecard.EnsureEventStream(ctx, s.js, s.cfg.Prefix); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	journal, err := openJournal(ctx, s.js, s.cfg.Prefix, s.cfg.Group)
+	if err != nil {
+		return err
+	}
+	s.pub, err = newPublisher(ctx, s.nc, s.js, s.cfg.Prefix, s.cfg.Group, s.log, s.metrics)
+	if err != nil {
+		return err
+	}
+	s.w = newWriter(s.cfg.Org, journal, s.pub, s.store, s.metrics, s.log, s.cfg.Now)
+	if err := s.w.recover(ctx); err != nil {
+		return err
+	}
+	go s.pub.run()
+	go s.w.run()
+
+	s.score = scorecard.New(s.cfg.Org, s.log, s.cfg.ScorecardOptions...)
+	if err := s.score.Start(ctx, s.nc, s.cfg.Prefix); err != nil {
+		s.score = nil
+		return fmt.Errorf("server: %w", err)
+	}
+	return s.subscribe()
+}
+
+func (s *Server) startHTTP() error {
+	if s.cfg.HTTPAddr == "" {
+		return nil
+	}
+	host, port, err := splitHostPort(s.cfg.HTTPAddr, "127.0.0.1", 8080)
+	if err != nil {
+		return fmt.Errorf("server: --http %q: %w", s.cfg.HTTPAddr, err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("server: HTTP listen: %w", err)
+	}
+	s.httpLn = ln
+	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.httpErr = make(chan error, 1)
+	go func() { s.httpErr <- s.httpSrv.Serve(ln) }()
+	return nil
+}
+
+// NATSURL is the URL clients use to reach the server's NATS.
+func (s *Server) NATSURL() string {
+	if s.ns != nil {
+		return s.ns.ClientURL()
+	}
+	return s.cfg.NATSURL
+}
+
+// HTTPAddr is the address HTTP listens on, or "" without HTTP.
+func (s *Server) HTTPAddr() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return s.httpLn.Addr().String()
+}
+
+// Store is the read store the server keeps up to date.
+func (s *Server) Store() *teams.Store { return s.store }
+
+// Shutdown stops taking requests, answers the ones in flight (their
+// journal writes included), publishes the pending events and stops
+// everything. ctx bounds the wait.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() {
+		if s.httpSrv != nil {
+			if e := s.httpSrv.Shutdown(ctx); e != nil {
+				err = fmt.Errorf("server: HTTP shutdown: %w", e)
+			}
+		}
+		s.drainSubs(ctx)
+		if s.score != nil {
+			s.score.Stop()
+		}
+		if s.w != nil {
+			s.w.stop(ctx)
+		}
+		if s.pub != nil {
+			s.pub.stop(ctx)
+		}
+		s.closeConns()
+		s.log.Info().Msg("tex stopped")
+	})
+	return err
+}
+
+// Kill stops the server abruptly, as a crash would: the broker goes first,
+// nothing is drained or flushed. Tests use it to prove restart loses nothing.
+func (s *Server) Kill() {
+	s.stopOnce.Do(func() {
+		if s.httpSrv != nil {
+			_ = s.httpSrv.Close()
+		}
+		if s.ns != nil {
+			s.ns.Shutdown()
+		} else if s.nc != nil {
+			s.nc.Close()
+		}
+		s.close()
+	})
+}
+
+// close stops whatever was started, without draining. The connection goes
+// first, so that nothing below waits on a broker that is gone.
+func (s *Server) close() {
+	if s.httpSrv != nil {
+		_ = s.httpSrv.Close()
+	}
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.score != nil {
+		s.score.Stop()
+	}
+	if s.w != nil {
+		s.w.kill()
+	}
+	if s.pub != nil {
+		s.pub.kill()
+	}
+	s.closeConns()
+}
+
+func (s *Server) closeConns() {
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+	}
+}
+
+// splitHostPort parses HOST:PORT, filling in defaults for missing parts.
+func splitHostPort(addr, defHost string, defPort int) (string, int, error) {
+	if addr == "" {
+		return defHost, defPort, nil
+	}
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	if host == "" {
+		host = defHost
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q is not a number from 0 to 65535", ps)
+	}
+	return host, port, nil
+}
+
+// errorBody is the PROTOCOL.md failure shape.
+type errorBody struct {
+	Error *router.Error `json:"error"`
+}
+
+// asRouterError turns any error into a PROTOCOL.md error.
+func asRouterError(err error) *router.Error {
+	var re *router.Error
+	if errors.As(err, &re) {
+		return re
+	}
+	return &router.Error{Code: router.CodeUnavailable, Message: err.Error()}
+}
+
+// httpStatus maps an error code to its HTTP status (PROTOCOL.md).
+func httpStatus(code string) int {
+	switch code {
+	case router.CodeInvalidRequest:
+		return http.StatusBadRequest
+	case router.CodeUnknownAgent, router.CodeUnknownContact, codeUnknownTeam:
+		return http.StatusNotFound
+	case router.CodeInvalidTransition:
+		return http.StatusConflict
+	}
+	return http.StatusServiceUnavailable
+}
+
+// codeUnknownTeam answers reads that name a team the org lacks; the
+// scorecard uses the same code.
+const codeUnknownTeam = scorecard.CodeUnknownTeam
+
+// drainSubs stops taking NATS requests and lets the ones already received
+// reach the writer.
+func (s *Server) drainSubs(ctx context.Context) {
+	var waits []<-chan nats.SubStatus
+	for _, sub := range s.subs {
+		ch := sub.StatusChanged(nats.SubscriptionClosed)
+		if err := sub.Drain(); err != nil {
+			continue
+		}
+		waits = append(waits, ch)
+	}
+	for _, ch := range waits {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// EmbeddedNATS is the in-process nats-server, or nil when the server
+// joined an existing NATS. Benchmarks use it to measure the bare broker.
+func (s *Server) EmbeddedNATS() *natsserver.Server { return s.ns }

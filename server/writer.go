@@ -1,0 +1,470 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/tex-cx/tex/router"
+	"github.com/tex-cx/tex/teams"
+)
+
+type opKind uint8
+
+const (
+	opRoute opKind = iota + 1
+	opAgentState
+	opContactEvent
+	opRead // reads the core (decisions); never journaled
+)
+
+// command is one request for the writer. done is called by the writer,
+// once, with the encoded reply and the error code ("" on success); it must
+// not block.
+type command struct {
+	op       opKind
+	route    *router.RouteRequest
+	agent    *router.AgentStateRequest
+	event    *router.ContactEvent
+	read     func(*router.Core) (any, error)
+	body     []byte // the journal body: the decoded request, re-encoded
+	received time.Time
+	done     func(body []byte, code string)
+
+	// Set by the writer while it runs a batch.
+	reply []byte
+	code  string
+	entry int // index of its journal entry in the batch, or -1
+}
+
+// maxBatch bounds the commands of one batch, so one burst cannot hold
+// every reply behind a huge journal write.
+const maxBatch = 1024
+
+// writer is the single goroutine that owns the core. Lock order: none; it
+// shares nothing but channels, and the store (which is safe for readers).
+type writer struct {
+	core    *router.Core
+	org     *teams.Org
+	journal *journal
+	pub     *publisher
+	store   *teams.Store
+	metrics *metrics
+	log     *zerolog.Logger
+	clock   func() time.Time
+
+	in     chan *command
+	quit   chan struct{} // closed by stop: finish queued commands, then exit
+	killed chan struct{} // closed by kill: exit now
+	done   chan struct{} // closed when run returns
+	once   sync.Once
+	kOnce  sync.Once
+	mu     sync.RWMutex // see submit
+	closed bool         // guarded by mu
+
+	last    time.Time // last time stamped: stamps never go backwards
+	lastSeq uint64    // journal sequence of the last entry applied
+	evIdx   int       // events emitted since that entry
+	broken  error     // the core may be ahead of the journal; rebuild before serving
+
+	// Reused per batch.
+	batch   []*command
+	entries []jetstream.PubAckFuture
+	events  []outEvent
+	epochs  []int
+}
+
+func newWriter(org *teams.Org, j *journal, pub *publisher, store *teams.Store, m *metrics, log *zerolog.Logger, clock func() time.Time) *writer {
+	return &writer{org: org, journal: j, pub: pub, store: store, metrics: m, log: log, clock: clock,
+		in: make(chan *command, 4096), quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{})}
+}
+
+func newCore(org *teams.Org) (*router.Core, error) {
+	c, err := router.New(org, router.Options{Explain: true, TrackChanges: true})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return c, nil
+}
+
+// recover rebuilds the core from the journal, hands the events not yet
+// published to the publisher, ticks to now and fills the read store.
+func (w *writer) recover(ctx context.Context) error {
+	core, err := newCore(w.org)
+	if err != nil {
+		return err
+	}
+	w.core, w.lastSeq, w.evIdx = core, 0, 0
+	mark := w.pub.published()
+	var out []outEvent
+	keep := func() {
+		for _, e := range w.core.Events() {
+			id := eventID{w.lastSeq, w.evIdx}
+			w.evIdx++
+			if mark.less(id) {
+				out = append(out, outEvent{ev: e, id: id, replay: true})
+			}
+		}
+	}
+	start := time.Now()
+	n, err := w.journal.replay(ctx, func(seq uint64, e *entry) error {
+		t := time.Unix(0, e.T).UTC()
+		// Timers due before the entry fire first, as they did live.
+		w.core.Tick(t)
+		keep()
+		w.lastSeq, w.evIdx = seq, 0
+		if err := applyEntry(w.core, t, e); err != nil {
+			// The live core accepted it; refusing it now means replay
+			// diverged. Say so loudly and go on: the rest still applies.
+			w.log.Error().Err(err).Uint64(logSeq, seq).Msg("journal entry refused on replay")
+		}
+		keep()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	now := w.stamp()
+	w.core.Tick(now)
+	keep()
+	w.pub.send(out, w.killed)
+	w.syncStore()
+	w.log.Info().Int(logCount, n).Uint64(logSeq, w.lastSeq).Int("republished", len(out)).
+		Dur("took", time.Since(start)).Msg("journal replayed")
+	w.broken = nil
+	return nil
+}
+
+func applyEntry(core *router.Core, t time.Time, e *entry) error {
+	switch e.K {
+	case entryRoute:
+		req, err := router.DecodeRouteRequest(e.B)
+		if err != nil {
+			return err
+		}
+		_, err = core.Route(t, req)
+		return err
+	case entryAgentState:
+		req, err := router.DecodeAgentState(e.B)
+		if err != nil {
+			return err
+		}
+		_, err = core.SetAgentState(t, req)
+		return err
+	case entryContactEvent:
+		req, err := router.DecodeContactEvent(e.B)
+		if err != nil {
+			return err
+		}
+		_, err = core.HandleContactEvent(t, req)
+		return err
+	}
+	return fmt.Errorf("unknown journal entry kind %q", e.K)
+}
+
+// stamp is the time the next batch is applied at: the clock, but never
+// before the last stamp or the core's own clock.
+func (w *writer) stamp() time.Time {
+	now := w.clock().UTC()
+	if now.Before(w.last) {
+		now = w.last
+	}
+	if w.core != nil && now.Before(w.core.Now()) {
+		now = w.core.Now()
+	}
+	w.last = now
+	return now
+}
+
+// submit hands c to the writer, or answers unavailable when it has
+// stopped. Senders hold mu's read lock, so that once the writer has set
+// closed under the write lock, nothing more enters the channel.
+func (w *writer) submit(c *command) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		refuseStopped(c)
+		return
+	}
+	select {
+	case w.in <- c:
+	case <-w.done:
+		refuseStopped(c)
+	}
+}
+
+func refuseStopped(c *command) {
+	c.done(encodeError(&router.Error{Code: router.CodeUnavailable,
+		Message: "the server is shutting down; retry on another node or later"}), router.CodeUnavailable)
+}
+
+// exit answers every command still queued once the writer has stopped.
+func (w *writer) exit() {
+	close(w.done) // unblocks senders waiting on a full channel
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	for {
+		select {
+		case c := <-w.in:
+			refuseStopped(c)
+		default:
+			return
+		}
+	}
+}
+
+func (w *writer) run() {
+	defer w.exit()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		w.armTimer(timer)
+		select {
+		case c := <-w.in:
+			w.batch = append(w.batch[:0], c)
+			w.fill()
+			w.apply(w.batch)
+		case <-timer.C:
+			w.tick()
+		case <-w.quit:
+			for {
+				w.batch = w.batch[:0]
+				w.fill()
+				if len(w.batch) == 0 {
+					return
+				}
+				w.apply(w.batch)
+			}
+		case <-w.killed:
+			return
+		}
+	}
+}
+
+// fill adds every command already waiting, up to maxBatch.
+func (w *writer) fill() {
+	for len(w.batch) < maxBatch {
+		select {
+		case c := <-w.in:
+			w.batch = append(w.batch, c)
+		default:
+			return
+		}
+	}
+}
+
+// armTimer sets the timer to the core's next deadline, so offers expire,
+// wrap-ups end and fallback steps open on time.
+func (w *writer) armTimer(t *time.Timer) {
+	next, ok := w.core.NextDeadline()
+	d := time.Hour
+	if ok {
+		d = max(next.Sub(w.clock()), 0)
+	}
+	t.Reset(d)
+}
+
+func (w *writer) tick() {
+	if w.broken != nil {
+		return
+	}
+	w.core.Tick(w.stamp())
+	w.events = w.events[:0]
+	w.collect(-1)
+	w.publishEvents()
+	w.syncStore()
+}
+
+// collect takes the core's events, tagged with the batch entry they follow.
+func (w *writer) collect(epoch int) {
+	for _, e := range w.core.Events() {
+		w.events = append(w.events, outEvent{ev: e})
+		w.epochs = append(w.epochs, epoch)
+	}
+}
+
+// apply runs one batch: apply to the core in order, journal the accepted
+// commands, wait for every ack, then reply, publish events, feed the store.
+func (w *writer) apply(batch []*command) {
+	if w.broken != nil {
+		if err := w.recover(context.Background()); err != nil {
+			w.log.Error().Err(err).Msg("rebuild from the journal failed")
+			w.refuse(batch, err)
+			return
+		}
+	}
+	now := w.stamp()
+	w.events, w.epochs, w.entries = w.events[:0], w.epochs[:0], w.entries[:0]
+	w.core.Tick(now)
+	w.collect(-1)
+	epoch := -1
+	var jerr error
+	for _, c := range batch {
+		c.entry = -1
+		reply, kind, err := w.exec(c, now)
+		if err != nil {
+			re := asRouterError(err)
+			c.reply, c.code = encodeError(re), re.Code
+			w.collect(epoch)
+			continue
+		}
+		c.reply, c.code = encodeReply(reply), ""
+		if kind != "" && jerr == nil {
+			data, _ := json.Marshal(entry{T: now.UnixNano(), K: kind, B: c.body})
+			f, err := w.journal.js.PublishAsync(w.journal.subject, data)
+			if err != nil {
+				jerr = err
+			}
+			w.entries = append(w.entries, f)
+			epoch = len(w.entries) - 1
+			c.entry = epoch
+		}
+		w.collect(epoch)
+	}
+	seqs, err := w.waitAcks(jerr)
+	if err != nil {
+		// The core applied commands the journal may not hold: answer
+		// unavailable and rebuild from the journal before the next batch.
+		w.broken = err
+		w.log.Error().Err(err).Msg("journal write failed; rebuilding from the journal")
+		w.refuse(batch, err)
+		return
+	}
+	for _, c := range batch {
+		if c.op == opRoute {
+			w.metrics.latency.Observe(time.Since(c.received).Seconds())
+		}
+		c.done(c.reply, c.code)
+	}
+	for i := range w.events {
+		if e := w.epochs[i]; e >= 0 && seqs[e] != w.lastSeq {
+			w.lastSeq, w.evIdx = seqs[e], 0
+		}
+		w.events[i].id = eventID{w.lastSeq, w.evIdx}
+		w.evIdx++
+	}
+	w.publishEvents()
+	w.syncStore()
+}
+
+func (w *writer) refuse(batch []*command, err error) {
+	body := encodeError(&router.Error{Code: router.CodeUnavailable,
+		Message: "the command journal cannot be written (" + err.Error() + "); nothing was changed, retry"})
+	for _, c := range batch {
+		if c.op == opRead || c.code != "" {
+			c.done(c.reply, c.code)
+			continue
+		}
+		c.done(body, router.CodeUnavailable)
+	}
+}
+
+// journalAckWait bounds the wait for the journal; past it the batch is refused.
+const journalAckWait = 10 * time.Second
+
+func (w *writer) waitAcks(jerr error) ([]uint64, error) {
+	if jerr != nil {
+		return nil, jerr
+	}
+	seqs := make([]uint64, len(w.entries))
+	timeout := time.NewTimer(journalAckWait)
+	defer timeout.Stop()
+	for i, f := range w.entries {
+		select {
+		case ack := <-f.Ok():
+			seqs[i] = ack.Sequence
+		case err := <-f.Err():
+			return nil, err
+		case <-timeout.C:
+			return nil, errors.New("no journal ack within " + journalAckWait.String())
+		case <-w.killed:
+			return nil, errors.New("killed")
+		}
+	}
+	return seqs, nil
+}
+
+// exec runs one command on the core. kind is the journal kind of an
+// accepted command that may have changed state, "" otherwise.
+func (w *writer) exec(c *command, now time.Time) (reply any, kind string, err error) {
+	switch c.op {
+	case opRoute:
+		r, err := w.core.Route(now, c.route)
+		return r, entryRoute, err
+	case opAgentState:
+		r, err := w.core.SetAgentState(now, c.agent)
+		return r, entryAgentState, err
+	case opContactEvent:
+		r, err := w.core.HandleContactEvent(now, c.event)
+		return r, entryContactEvent, err
+	case opRead:
+		r, err := c.read(w.core)
+		return r, "", err
+	}
+	return nil, "", fmt.Errorf("unknown command %d", c.op)
+}
+
+func (w *writer) publishEvents() {
+	if len(w.events) == 0 {
+		return
+	}
+	out := make([]outEvent, len(w.events))
+	copy(out, w.events)
+	w.pub.send(out, w.killed)
+}
+
+// syncStore copies what changed into the read store, in one write per
+// table, after the replies are out.
+func (w *writer) syncStore() {
+	ch := w.core.TakeChanges()
+	if len(ch.Agents) > 0 {
+		rows := make([]*teams.AgentStateRow, len(ch.Agents))
+		for i := range ch.Agents {
+			rows[i] = agentRow(&ch.Agents[i])
+		}
+		if err := w.store.ApplyAgentStates(rows); err != nil {
+			w.log.Error().Err(err).Msg("read store: agent states")
+		}
+	}
+	if len(ch.Contacts) > 0 || len(ch.Gone) > 0 {
+		rows := make([]*teams.ContactRow, len(ch.Contacts))
+		for i := range ch.Contacts {
+			rows[i] = contactRow(&ch.Contacts[i])
+		}
+		if err := w.store.ApplyContacts(rows, ch.Gone); err != nil {
+			w.log.Error().Err(err).Msg("read store: contacts")
+		}
+	}
+}
+
+// stop lets the writer finish every queued command, then waits for it.
+func (w *writer) stop(ctx context.Context) {
+	w.once.Do(func() { close(w.quit) })
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.kill()
+	}
+}
+
+func (w *writer) kill() { w.kOnce.Do(func() { close(w.killed) }) }
+
+func encodeReply(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return encodeError(&router.Error{Code: router.CodeUnavailable, Message: "encode reply: " + err.Error()})
+	}
+	return data
+}
+
+func encodeError(e *router.Error) []byte {
+	data, _ := json.Marshal(errorBody{Error: e})
+	return data
+}
