@@ -70,18 +70,7 @@ func (c *AgentsCmd) Run(env *Env) error {
 		return err
 	}
 	defer nc.Close()
-	var rep json.RawMessage
-	if err := c.request(nc, server.QueryAgents, server.TeamQuery{Team: c.Team}, &rep); err != nil {
-		return err
-	}
-	if c.Format == "json" {
-		return printJSON(env.Stdout, rep)
-	}
-	var r server.AgentsReply
-	if err := json.Unmarshal(rep, &r); err != nil {
-		return err
-	}
-	return printAgents(env.Stdout, &r)
+	return askAndPrint(env, &c.ClientFlags, nc, server.QueryAgents, server.TeamQuery{Team: c.Team}, c.Format, printAgents)
 }
 
 // printAgents fits 80 columns: id 9, name 18, role 10, state 14, time 7,

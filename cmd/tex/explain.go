@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -28,18 +27,7 @@ func (c *ExplainCmd) Run(env *Env) error {
 		return err
 	}
 	defer nc.Close()
-	var rep json.RawMessage
-	if err := c.request(nc, server.QueryDecisions, server.ContactQuery{ContactID: c.ContactID}, &rep); err != nil {
-		return err
-	}
-	if c.Format == "json" {
-		return printJSON(env.Stdout, rep)
-	}
-	var r server.DecisionsReply
-	if err := json.Unmarshal(rep, &r); err != nil {
-		return err
-	}
-	return printExplain(env.Stdout, &r)
+	return askAndPrint(env, &c.ClientFlags, nc, server.QueryDecisions, server.ContactQuery{ContactID: c.ContactID}, c.Format, printExplain)
 }
 
 func printExplain(w io.Writer, r *server.DecisionsReply) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -24,18 +23,7 @@ func (c *QueueCmd) Run(env *Env) error {
 		return err
 	}
 	defer nc.Close()
-	var rep json.RawMessage
-	if err := c.request(nc, server.QueryQueue, server.TeamQuery{Team: c.Team}, &rep); err != nil {
-		return err
-	}
-	if c.Format == "json" {
-		return printJSON(env.Stdout, rep)
-	}
-	var r server.QueueReply
-	if err := json.Unmarshal(rep, &r); err != nil {
-		return err
-	}
-	return printQueue(env.Stdout, &r)
+	return askAndPrint(env, &c.ClientFlags, nc, server.QueryQueue, server.TeamQuery{Team: c.Team}, c.Format, printQueue)
 }
 
 func printQueue(w io.Writer, r *server.QueueReply) error {

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/server"
 )
@@ -67,18 +68,7 @@ func (c *RouteCmd) Run(env *Env) error {
 		return err
 	}
 	defer nc.Close()
-	var rep json.RawMessage
-	if err := c.request(nc, server.SubjectRoute, &req, &rep); err != nil {
-		return err
-	}
-	if c.Format == "json" {
-		return printJSON(env.Stdout, rep)
-	}
-	var r router.RouteReply
-	if err := json.Unmarshal(rep, &r); err != nil {
-		return err
-	}
-	return printRouteReply(env.Stdout, &r)
+	return askAndPrint(env, &c.ClientFlags, nc, server.SubjectRoute, &req, c.Format, printRouteReply)
 }
 
 func printRouteReply(w io.Writer, r *router.RouteReply) error {
@@ -128,6 +118,23 @@ func durText(s float64) string {
 }
 
 // printJSON indents the server's reply as it came, field order kept.
+// askAndPrint sends a request to the server and prints the answer: the
+// server's JSON, indented, or decoded into T and shown by table.
+func askAndPrint[T any](env *Env, f *ClientFlags, nc *nats.Conn, subject string, req any, format string, table func(io.Writer, *T) error) error {
+	var rep json.RawMessage
+	if err := f.request(nc, subject, req, &rep); err != nil {
+		return err
+	}
+	if format == "json" {
+		return printJSON(env.Stdout, rep)
+	}
+	var r T
+	if err := json.Unmarshal(rep, &r); err != nil {
+		return err
+	}
+	return table(env.Stdout, &r)
+}
+
 func printJSON(w io.Writer, raw json.RawMessage) error {
 	var b bytes.Buffer
 	if err := json.Indent(&b, raw, "", "  "); err != nil {
