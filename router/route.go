@@ -193,7 +193,7 @@ func (c *Core) loadHistory(ct *contact) {
 		if c.agents[ai].team != ct.team {
 			continue
 		}
-		if i == 0 {
+		if i == 0 && c.affinity(h, ai) >= c.cfg.KnownAgentMinAffinity {
 			ct.known = ai
 		} else {
 			ct.served = append(ct.served, ai)
@@ -274,7 +274,7 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 	if trigger == TriggerRoute {
 		if ewt, ok := c.ewt(ct); ok {
 			ct.ewtAtArrival = ewt
-			ct.cbOffered = c.policy == PolicyTex && ewt > c.markets[ct.market].cbThreshold
+			ct.cbOffered = c.policy == PolicyTex && (ewt > c.markets[ct.market].cbThreshold || c.knownAgentBusy(ct))
 		} else {
 			ct.cbOffered = c.policy == PolicyTex
 		}
@@ -286,6 +286,17 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 		}
 	}
 	c.record(ct, d)
+}
+
+// knownAgentBusy reports whether a queued returning customer's known agent
+// is logged in and could serve them, but is busy: then a callback reserved
+// for that agent is offered (routing.callback_for_known_agent).
+func (c *Core) knownAgentBusy(ct *contact) bool {
+	if !c.cfg.CallbackForKnownAgent || ct.known < 0 {
+		return false
+	}
+	a := c.agents[ct.known]
+	return a.presence == presAvailable && !a.notResponding && !a.hasPending && c.couldServe(ct, a)
 }
 
 // openNextSteps is the step timer: the current step's budget ran out.

@@ -88,6 +88,11 @@ type RoutingConfig struct {
 	// an unresolved last contact keeps full affinity (the customer is likely
 	// calling back about the same thing).
 	ResolvedAffinity float64 `yaml:"resolved_affinity" json:"resolved_affinity"`
+	// KnownAgentMinAffinity is the affinity the last agent must still have
+	// to count as the customer's known agent (the known_agent step and its
+	// callbacks). Below it the customer is remembered, but only as served
+	// before: a relationship from weeks ago is not worth a hold or a callback.
+	KnownAgentMinAffinity float64 `yaml:"known_agent_min_affinity" json:"known_agent_min_affinity"`
 	// ContinuityLoadCap is the share of its team's recent work above which
 	// an agent gets no continuity bonus.
 	ContinuityLoadCap float64 `yaml:"continuity_load_cap" json:"continuity_load_cap"`
@@ -98,6 +103,11 @@ type RoutingConfig struct {
 
 	// CallbackThresholdSeconds: a queued contact whose EWT exceeds this is offered a callback.
 	CallbackThresholdSeconds float64 `yaml:"callback_threshold_seconds" json:"callback_threshold_seconds"`
+	// CallbackForKnownAgent offers a callback to a returning customer who
+	// queues because the agent who served them last is busy, whatever the
+	// EWT: the callback is reserved for that agent, so continuity does not
+	// cost the customer time on hold.
+	CallbackForKnownAgent bool `yaml:"callback_for_known_agent" json:"callback_for_known_agent"`
 	// CallbackDeadlineSeconds: a callback is reserved for the known agent
 	// (or the home team) this long, then goes down the chain.
 	CallbackDeadlineSeconds float64 `yaml:"callback_deadline_seconds" json:"callback_deadline_seconds"`
@@ -123,7 +133,7 @@ func DefaultRouting() RoutingConfig {
 	return RoutingConfig{
 		Weights: Weights{Continuity: 0.6, Skill: 0.2, Fairness: 0.2},
 		Chain: []ChainStep{
-			{Step: StepKnownAgent, BudgetSeconds: 0},
+			{Step: StepKnownAgent, BudgetSeconds: 5},
 			{Step: StepServedBefore, BudgetSeconds: 0},
 			{Step: StepHomeTeam, BudgetSeconds: 15},
 			{Step: StepSisterTeams, BudgetSeconds: 30},
@@ -139,11 +149,13 @@ func DefaultRouting() RoutingConfig {
 		ContinuityHalfLifeSeconds: 7 * 24 * 3600,
 		ContinuityMemorySeconds:   30 * 24 * 3600,
 		ResolvedAffinity:          0.6,
+		KnownAgentMinAffinity:     0.5,
 		ContinuityLoadCap:         0.15,
 		LoadHalfLifeSeconds:       3600,
 		FairnessFullIdleSeconds:   600,
 		CallbackThresholdSeconds:  120,
 		CallbackDeadlineSeconds:   1800,
+		CallbackForKnownAgent:     true,
 		EWTSampleSize:             50,
 		DefaultHandleSeconds:      300,
 		ContactRetentionSeconds:   3600,
@@ -215,6 +227,9 @@ func (c *RoutingConfig) Validate(where string) []string {
 	positive("continuity_memory_seconds", c.ContinuityMemorySeconds)
 	if c.ResolvedAffinity < 0 || c.ResolvedAffinity > 1 || math.IsNaN(c.ResolvedAffinity) {
 		bad("resolved_affinity must be in [0,1], got %v", c.ResolvedAffinity)
+	}
+	if c.KnownAgentMinAffinity < 0 || c.KnownAgentMinAffinity > 1 || math.IsNaN(c.KnownAgentMinAffinity) {
+		bad("known_agent_min_affinity must be in [0,1], got %v", c.KnownAgentMinAffinity)
 	}
 	if !(c.ContinuityLoadCap > 0 && c.ContinuityLoadCap <= 1) {
 		bad("continuity_load_cap must be in (0,1], got %v", c.ContinuityLoadCap)

@@ -18,8 +18,10 @@ type Figures struct {
 	// PWait is the share of contacts answered on the line that waited in
 	// the queue at all.
 	PWait float64 `json:"p_wait"`
-	// ServiceLevel is the share of offered contacts answered on the line
-	// within the threshold. Abandoned contacts and callbacks count against it.
+	// ServiceLevel is over line contacts (SIMULATION.md): the share of
+	// offered contacts that stayed on the line (did not take a callback)
+	// answered within the threshold. Abandoned callers count against it;
+	// callbacks are reported on their own and never count as answered in time.
 	ServiceLevel float64 `json:"service_level"`
 	// ASASeconds is the mean wait of the contacts answered on the line.
 	ASASeconds float64 `json:"asa_seconds"`
@@ -98,7 +100,7 @@ func figures(a *acc, busy, staffed float64) *Figures {
 		Offered: a.offered, Answered: answered, Abandoned: a.abandoned,
 		AbandonRate:     ratio(a.abandoned, a.offered),
 		PWait:           ratio(a.waited, a.lineAnswered),
-		ServiceLevel:    ratio(a.withinSL, a.offered),
+		ServiceLevel:    ratio(a.withinSL, a.offered-a.callbacks),
 		HomeTeamShare:   ratio(a.home, answered),
 		RepeatContacts:  a.repeats,
 		AgentContinuity: ratio(a.sameAgent, a.repeats),
