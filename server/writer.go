@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,8 +48,35 @@ type command struct {
 // every reply behind a huge journal write.
 const maxBatch = 1024
 
+// flight is one batch between the writer and the acker: the journal
+// writes in flight, the replies to send once they are all acked, then the
+// events to publish and the store rows to write. A tick is a flight with
+// events and rows only; a barrier flight only closes barrier when reached.
+type flight struct {
+	batch    []*command
+	entries  []jetstream.PubAckFuture
+	jerr     error // PublishAsync failed: the flight is refused
+	events   []outEvent
+	epochs   []int
+	agents   []*teams.AgentStateRow
+	contacts []*teams.ContactRow
+	gone     []string
+	barrier  chan struct{}
+}
+
+// maxFlights bounds the batches whose journal acks are awaited at once.
+const maxFlights = 64
+
 // writer is the single goroutine that owns the core. Lock order: none; it
 // shares nothing but channels, and the store (which is safe for readers).
+//
+// The writer does not wait for the journal: it applies a batch, publishes
+// its entries with PublishAsync and hands the batch to the acker goroutine,
+// which waits for the acks in batch order and only then replies (the
+// write-ahead rule), publishes the events and writes the read store. The
+// writer meanwhile applies the next batch on top. When a journal write
+// fails, the acker refuses that batch and every later one until the writer
+// has drained it (a barrier flight) and rebuilt the core from the journal.
 type writer struct {
 	core    *router.Core
 	org     *teams.Org
@@ -72,6 +100,12 @@ type writer struct {
 	lastSeq uint64    // journal sequence of the last entry applied
 	evIdx   int       // events emitted since that entry
 	broken  error     // the core may be ahead of the journal; rebuild before serving
+	// lastSeq and evIdx belong to the acker while it runs, and to the
+	// writer's recover once the acker is drained (after a barrier).
+
+	flights   chan *flight
+	ackerDone chan struct{}
+	failed    atomic.Pointer[error] // set by the acker when a journal write failed
 
 	// Reused per batch.
 	batch   []*command
@@ -82,7 +116,8 @@ type writer struct {
 
 func newWriter(org *teams.Org, j *journal, pub *publisher, store *teams.Store, m *metrics, log *zerolog.Logger, clock func() time.Time) *writer {
 	return &writer{org: org, journal: j, pub: pub, store: store, metrics: m, log: log, clock: clock,
-		in: make(chan *command, 4096), quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{})}
+		in: make(chan *command, 4096), quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{}),
+		flights: make(chan *flight, maxFlights), ackerDone: make(chan struct{})}
 }
 
 func newCore(org *teams.Org) (*router.Core, error) {
@@ -221,7 +256,14 @@ func (w *writer) exit() {
 }
 
 func (w *writer) run() {
+	go w.ack()
 	defer w.exit()
+	defer func() {
+		// The acker answers every flight sent (or gives up when killed)
+		// before the writer counts as done, and before the publisher stops.
+		close(w.flights)
+		<-w.ackerDone
+	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -265,21 +307,88 @@ func (w *writer) fill() {
 func (w *writer) armTimer(t *time.Timer) {
 	next, ok := w.core.NextDeadline()
 	d := time.Hour
-	if ok {
+	if w.broken != nil || w.failed.Load() != nil {
+		d = time.Second // retry the rebuild; do not spin on a past deadline
+	} else if ok {
 		d = max(next.Sub(w.clock()), 0)
 	}
 	t.Reset(d)
 }
 
 func (w *writer) tick() {
-	if w.broken != nil {
+	if !w.healthy() {
 		return
 	}
 	w.core.Tick(w.stamp())
-	w.events = w.events[:0]
+	w.events, w.epochs = w.events[:0], w.epochs[:0]
 	w.collect(-1)
-	w.publishEvents()
-	w.syncStore()
+	f := &flight{}
+	w.finishFlight(f)
+}
+
+// healthy rebuilds the core when a journal write failed, after the acker
+// has refused everything sent before. It reports whether the core is usable.
+func (w *writer) healthy() bool {
+	if errp := w.failed.Load(); errp != nil && w.broken == nil {
+		w.broken = *errp
+	}
+	if w.broken == nil {
+		return true
+	}
+	w.drain()
+	w.failed.Store(nil)
+	if err := w.recover(context.Background()); err != nil {
+		w.log.Error().Err(err).Msg("rebuild from the journal failed")
+		return false
+	}
+	return true
+}
+
+// drain waits until the acker has handled every flight sent so far.
+func (w *writer) drain() {
+	f := &flight{barrier: make(chan struct{})}
+	if !w.send(f) {
+		return
+	}
+	select {
+	case <-f.barrier:
+	case <-w.killed:
+	}
+}
+
+func (w *writer) send(f *flight) bool {
+	select {
+	case w.flights <- f:
+		return true
+	case <-w.killed:
+		return false
+	}
+}
+
+// finishFlight adds the batch's events and store changes to f and hands it
+// to the acker.
+func (w *writer) finishFlight(f *flight) {
+	if len(w.events) > 0 {
+		f.events = make([]outEvent, len(w.events))
+		copy(f.events, w.events)
+		f.epochs = make([]int, len(w.epochs))
+		copy(f.epochs, w.epochs)
+	}
+	ch := w.core.TakeChanges()
+	if len(ch.Agents) > 0 {
+		f.agents = make([]*teams.AgentStateRow, len(ch.Agents))
+		for i := range ch.Agents {
+			f.agents[i] = agentRow(&ch.Agents[i])
+		}
+	}
+	if len(ch.Contacts) > 0 || len(ch.Gone) > 0 {
+		f.contacts = make([]*teams.ContactRow, len(ch.Contacts))
+		for i := range ch.Contacts {
+			f.contacts[i] = contactRow(&ch.Contacts[i])
+		}
+		f.gone = ch.Gone
+	}
+	w.send(f)
 }
 
 // collect takes the core's events, tagged with the batch entry they follow.
@@ -290,15 +399,13 @@ func (w *writer) collect(epoch int) {
 	}
 }
 
-// apply runs one batch: apply to the core in order, journal the accepted
-// commands, wait for every ack, then reply, publish events, feed the store.
+// apply runs one batch: apply to the core in order, publish a journal
+// entry per accepted command, and hand the batch to the acker, which waits
+// for every ack, then replies, publishes events and feeds the store.
 func (w *writer) apply(batch []*command) {
-	if w.broken != nil {
-		if err := w.recover(context.Background()); err != nil {
-			w.log.Error().Err(err).Msg("rebuild from the journal failed")
-			w.refuse(batch, err)
-			return
-		}
+	if !w.healthy() {
+		w.refuse(batch, w.broken)
+		return
 	}
 	now := w.stamp()
 	w.events, w.epochs, w.entries = w.events[:0], w.epochs[:0], w.entries[:0]
@@ -328,30 +435,64 @@ func (w *writer) apply(batch []*command) {
 		}
 		w.collect(epoch)
 	}
-	seqs, err := w.waitAcks(jerr)
-	if err != nil {
-		// The core applied commands the journal may not hold: answer
-		// unavailable and rebuild from the journal before the next batch.
-		w.broken = err
-		w.log.Error().Err(err).Msg("journal write failed; rebuilding from the journal")
-		w.refuse(batch, err)
-		return
+	f := &flight{batch: make([]*command, len(batch)), jerr: jerr}
+	copy(f.batch, batch)
+	if len(w.entries) > 0 {
+		f.entries = make([]jetstream.PubAckFuture, len(w.entries))
+		copy(f.entries, w.entries)
 	}
-	for _, c := range batch {
-		if c.op == opRoute {
-			w.metrics.latency.Observe(time.Since(c.received).Seconds())
+	if jerr != nil {
+		// The core applied commands the journal does not hold: rebuild
+		// from the journal before the next batch.
+		w.broken = jerr
+	}
+	w.finishFlight(f)
+}
+
+// ack is the acker goroutine: it takes the flights in order, waits for
+// their journal acks, and only then replies, publishes the events and
+// writes the read store.
+func (w *writer) ack() {
+	defer close(w.ackerDone)
+	for f := range w.flights {
+		if f.barrier != nil {
+			close(f.barrier)
+			continue
 		}
-		c.done(c.reply, c.code)
-	}
-	for i := range w.events {
-		if e := w.epochs[i]; e >= 0 && seqs[e] != w.lastSeq {
-			w.lastSeq, w.evIdx = seqs[e], 0
+		if w.failed.Load() != nil {
+			// A batch before this one failed: this one was applied on top
+			// of it, so it is refused as well.
+			w.refuse(f.batch, *w.failed.Load())
+			continue
 		}
-		w.events[i].id = eventID{w.lastSeq, w.evIdx}
-		w.evIdx++
+		seqs, err := w.waitAcks(f)
+		if err != nil {
+			if errors.Is(err, errKilled) {
+				return
+			}
+			w.failed.Store(&err)
+			w.log.Error().Err(err).Msg("journal write failed; rebuilding from the journal")
+			w.refuse(f.batch, err)
+			continue
+		}
+		for _, c := range f.batch {
+			if c.op == opRoute {
+				w.metrics.latency.Observe(time.Since(c.received).Seconds())
+			}
+			c.done(c.reply, c.code)
+		}
+		for i := range f.events {
+			if e := f.epochs[i]; e >= 0 && seqs[e] != w.lastSeq {
+				w.lastSeq, w.evIdx = seqs[e], 0
+			}
+			f.events[i].id = eventID{w.lastSeq, w.evIdx}
+			w.evIdx++
+		}
+		if len(f.events) > 0 {
+			w.pub.send(f.events, w.killed)
+		}
+		w.writeStore(f.agents, f.contacts, f.gone)
 	}
-	w.publishEvents()
-	w.syncStore()
 }
 
 func (w *writer) refuse(batch []*command, err error) {
@@ -366,26 +507,44 @@ func (w *writer) refuse(batch []*command, err error) {
 	}
 }
 
+var errKilled = errors.New("killed")
+
 // journalAckWait bounds the wait for the journal; past it the batch is refused.
 const journalAckWait = 10 * time.Second
 
-func (w *writer) waitAcks(jerr error) ([]uint64, error) {
-	if jerr != nil {
-		return nil, jerr
+func (w *writer) waitAcks(fl *flight) ([]uint64, error) {
+	if fl.jerr != nil {
+		return nil, fl.jerr
 	}
-	seqs := make([]uint64, len(w.entries))
-	timeout := time.NewTimer(journalAckWait)
-	defer timeout.Stop()
-	for i, f := range w.entries {
+	if len(fl.entries) == 0 {
+		return nil, nil
+	}
+	seqs := make([]uint64, len(fl.entries))
+	var timeout <-chan time.Time
+	for i, f := range fl.entries {
+		// Most acks are already in: take them without arming a timer.
+		select {
+		case ack := <-f.Ok():
+			seqs[i] = ack.Sequence
+			continue
+		case err := <-f.Err():
+			return nil, err
+		default:
+		}
+		if timeout == nil {
+			t := time.NewTimer(journalAckWait)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case ack := <-f.Ok():
 			seqs[i] = ack.Sequence
 		case err := <-f.Err():
 			return nil, err
-		case <-timeout.C:
+		case <-timeout:
 			return nil, errors.New("no journal ack within " + journalAckWait.String())
 		case <-w.killed:
-			return nil, errors.New("killed")
+			return nil, errKilled
 		}
 	}
 	return seqs, nil
@@ -411,34 +570,36 @@ func (w *writer) exec(c *command, now time.Time) (reply any, kind string, err er
 	return nil, "", fmt.Errorf("unknown command %d", c.op)
 }
 
-func (w *writer) publishEvents() {
-	if len(w.events) == 0 {
-		return
-	}
-	out := make([]outEvent, len(w.events))
-	copy(out, w.events)
-	w.pub.send(out, w.killed)
-}
-
 // syncStore copies what changed into the read store, in one write per
-// table, after the replies are out.
+// table. Only recover calls it, with the acker drained; batches carry
+// their rows to the acker, which writes them after the replies are out.
 func (w *writer) syncStore() {
 	ch := w.core.TakeChanges()
+	f := &flight{}
 	if len(ch.Agents) > 0 {
-		rows := make([]*teams.AgentStateRow, len(ch.Agents))
+		f.agents = make([]*teams.AgentStateRow, len(ch.Agents))
 		for i := range ch.Agents {
-			rows[i] = agentRow(&ch.Agents[i])
+			f.agents[i] = agentRow(&ch.Agents[i])
 		}
-		if err := w.store.ApplyAgentStates(rows); err != nil {
+	}
+	for i := range ch.Contacts {
+		f.contacts = append(f.contacts, contactRow(&ch.Contacts[i]))
+	}
+	w.writeStore(f.agents, f.contacts, ch.Gone)
+}
+
+// writeStore writes rows into the read store, one write per table.
+func (w *writer) writeStore(agents []*teams.AgentStateRow, contacts []*teams.ContactRow, gone []string) {
+	if len(agents) > 0 {
+		if err := w.store.ApplyAgentStates(agents); err != nil {
 			w.log.Error().Err(err).Msg("read store: agent states")
 		}
 	}
-	if len(ch.Contacts) > 0 || len(ch.Gone) > 0 {
-		rows := make([]*teams.ContactRow, len(ch.Contacts))
-		for i := range ch.Contacts {
-			rows[i] = contactRow(&ch.Contacts[i])
+	if len(contacts) > 0 || len(gone) > 0 {
+		if contacts == nil {
+			contacts = []*teams.ContactRow{}
 		}
-		if err := w.store.ApplyContacts(rows, ch.Gone); err != nil {
+		if err := w.store.ApplyContacts(contacts, gone); err != nil {
 			w.log.Error().Err(err).Msg("read store: contacts")
 		}
 	}
