@@ -34,7 +34,6 @@ type contact struct {
 	gen       uint32
 	callback  bool
 	cbNumber  string
-	cbAt      ts
 	cbOffered bool
 	queued    bool // in its team's queue
 	inAny     bool // in Core.anyWait
@@ -54,8 +53,6 @@ type contact struct {
 	resolved     *bool
 	disposition  string
 	continuity   string
-	ewtAtArrival float64 // -1 when unknown
-	published    bool    // a ResolvedContact went out
 	decisions    []*Decision
 	dirty        bool
 }

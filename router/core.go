@@ -124,7 +124,6 @@ type agent struct {
 type team struct {
 	idx      int32
 	id       string
-	site     string
 	agents   []int32
 	queue    []*contact // waiting contacts whose home team this is, best first
 	ready    int        // agents that could take new work now
@@ -259,7 +258,7 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 	for i := range org.Teams {
 		t := &org.Teams[i]
 		c.teamIdx[t.ID] = int32(i)
-		c.teams = append(c.teams, &team{idx: int32(i), id: t.ID, site: t.Site, owned: len(owned) == 0 || owned[t.ID], self: []string{t.ID}})
+		c.teams = append(c.teams, &team{idx: int32(i), id: t.ID, owned: len(owned) == 0 || owned[t.ID], self: []string{t.ID}})
 	}
 	// Ids in sorted order, so that they do not depend on map iteration.
 	for i := range org.Agents {

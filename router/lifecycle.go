@@ -220,7 +220,6 @@ func (c *Core) publishResolved(ct *contact, corrected bool) {
 		HomeTeam: a.team == ct.team, Continuity: ct.continuity, Callback: ct.callback, Corrected: corrected,
 		FallbackStep: string(ct.matchedStep),
 	}
-	ct.published = true
 	c.emit(Event{Kind: KindResolved, Key: m.id, Resolved: rc})
 }
 
@@ -247,7 +246,6 @@ func (c *Core) abandon(ct *contact) {
 func (c *Core) requestCallback(ct *contact, number string) {
 	ct.callback = true
 	ct.cbNumber = number
-	ct.cbAt = c.now
 	m := c.markets[ct.market]
 	if ct.known >= 0 {
 		ct.chain = m.cbKnown

@@ -108,12 +108,12 @@ func (c *Core) newContact(req *RouteRequest) (*contact, error) {
 func (c *Core) allocContact() *contact {
 	n := len(c.free)
 	if n == 0 {
-		return &contact{known: -1, agent: -1, ewtAtArrival: -1}
+		return &contact{known: -1, agent: -1}
 	}
 	ct := c.free[n-1]
 	c.free[n-1] = nil
 	c.free = c.free[:n-1]
-	*ct = contact{known: -1, agent: -1, ewtAtArrival: -1, gen: ct.gen + 1, dirty: ct.dirty,
+	*ct = contact{known: -1, agent: -1, gen: ct.gen + 1, dirty: ct.dirty,
 		served: ct.served[:0], missedBy: ct.missedBy[:0], decisions: ct.decisions[:0]}
 	return ct
 }
@@ -271,17 +271,17 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 		c.schedule(ct, timerStep, ct.stepOpen+ct.chain[ct.step].budget)
 	}
 	c.syncAnyWait(ct)
+	if trigger != TriggerRoute && d == nil {
+		return // nothing to offer a callback on, and nothing to record
+	}
+	// One EWT serves the callback offer and the decision record.
+	ewt, known := c.ewt(ct)
 	if trigger == TriggerRoute {
-		if ewt, ok := c.ewt(ct); ok {
-			ct.ewtAtArrival = ewt
-			ct.cbOffered = c.policy == PolicyTex && (ewt > c.markets[ct.market].cbThreshold || c.knownAgentBusy(ct))
-		} else {
-			ct.cbOffered = c.policy == PolicyTex
-		}
+		ct.cbOffered = c.policy == PolicyTex && (!known || ewt > c.markets[ct.market].cbThreshold || c.knownAgentBusy(ct))
 	}
 	if d != nil {
 		d.Outcome, d.Position, d.Callback = StatusQueued, c.position(ct), ct.callback
-		if ewt, ok := c.ewt(ct); ok {
+		if known {
 			d.EWTSeconds = &ewt
 		}
 	}
