@@ -360,7 +360,6 @@ func (c *Core) enqueue(ct *contact) {
 	t.queue[i] = ct
 	ct.queued = true
 	ct.waited = true
-	c.touchQueue(t)
 }
 
 func (c *Core) dequeue(ct *contact) {
@@ -373,7 +372,6 @@ func (c *Core) dequeue(ct *contact) {
 			}
 		}
 		ct.queued = false
-		c.touchQueue(t)
 	}
 	if ct.inAny {
 		for i, x := range c.anyWait {
@@ -383,13 +381,6 @@ func (c *Core) dequeue(ct *contact) {
 			}
 		}
 		ct.inAny = false
-	}
-}
-
-// touchQueue marks every contact of a queue dirty: their positions moved.
-func (c *Core) touchQueue(t *team) {
-	for _, x := range t.queue {
-		c.markContact(x)
 	}
 }
 

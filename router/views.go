@@ -49,6 +49,16 @@ type ContactView struct {
 	Callback   bool      `json:"callback"`
 	Step       string    `json:"step"`
 	MatchedBy  string    `json:"matched_by"`
+
+	// For the read store, which computes positions and EWTs when read, so
+	// that a route rewrites one row, not the whole queue: a waiting
+	// contact's place is by priority, then Order; position k of its queue
+	// waits EWTFirst + (k-1)*EWTStep seconds, when HasEWT.
+	Waiting  bool    `json:"-"`
+	Order    int64   `json:"-"`
+	HasEWT   bool    `json:"-"`
+	EWTFirst float64 `json:"-"`
+	EWTStep  float64 `json:"-"`
 }
 
 // AgentView is an agent's live state as readers see it.
@@ -64,24 +74,40 @@ type AgentView struct {
 	Contacts     []string  `json:"contacts"`
 	HandledToday int       `json:"handled_today"`
 	Misses       int       `json:"misses_in_a_row"`
+	// HandledOn is the UTC day (midnight) HandledToday counts: a reader
+	// after that day shows 0, although the agent's view has not changed.
+	HandledOn time.Time `json:"-"`
 }
 
 // queueInfo caches one team queue's positions and EWTs while a batch of
 // views is built, so a long queue costs one pass, not one per contact.
 type queueInfo struct {
 	pos map[*contact]int
-	ewt map[uint8][]float64 // by channel; nil slice: nobody logged in
+	ewt map[needs][]float64 // nil slice: nobody logged in could serve
+}
+
+// needs is what the static filters ask of an agent: contacts with equal
+// needs are served by the same agents, so they share an EWT sequence.
+type needs struct {
+	channel, lang, nSkills uint8
+	skills                 [maxSkills]int16
+	minProf                [maxSkills]uint8
+}
+
+func needsOf(ct *contact) needs {
+	return needs{channel: ct.channel, lang: ct.lang, nSkills: ct.nSkills, skills: ct.skills, minProf: ct.minProf}
 }
 
 func (c *Core) queueInfo(t *team, cache map[int32]*queueInfo) *queueInfo {
 	if q, ok := cache[t.idx]; ok {
 		return q
 	}
-	q := &queueInfo{pos: make(map[*contact]int, len(t.queue)), ewt: map[uint8][]float64{}}
+	q := &queueInfo{pos: make(map[*contact]int, len(t.queue)), ewt: map[needs][]float64{}}
 	for i, ct := range t.queue {
 		q.pos[ct] = i + 1
-		if _, ok := q.ewt[ct.channel]; !ok {
-			q.ewt[ct.channel] = append([]float64(nil), c.ewtSeq(ct, len(t.queue))...)
+		k := needsOf(ct)
+		if _, ok := q.ewt[k]; !ok {
+			q.ewt[k] = append([]float64(nil), c.ewtSeq(ct, len(t.queue))...)
 		}
 	}
 	cache[t.idx] = q
@@ -90,32 +116,38 @@ func (c *Core) queueInfo(t *team, cache map[int32]*queueInfo) *queueInfo {
 
 func (c *Core) contactView(ct *contact) ContactView { return c.contactViewCached(ct, nil) }
 
-func (c *Core) contactViewCached(ct *contact, cache map[int32]*queueInfo) ContactView {
+// baseView is what every view of a contact holds, without its place in
+// the queue.
+func (c *Core) baseView(ct *contact) ContactView {
 	v := ContactView{
 		ContactID: ct.id, State: ct.state, Market: c.markets[ct.market].id, Team: c.teams[ct.team].id,
 		Channel: c.chanName[ct.channel], Priority: ct.priority, ArrivedAt: toTime(ct.arrivedAt),
-		Callback: ct.callback, MatchedBy: ct.matchedBy,
+		Callback: ct.callback, MatchedBy: ct.matchedBy, Step: string(ct.matchedStep),
 	}
 	if ct.agent >= 0 {
 		v.Agent = c.agents[ct.agent].id
 	}
+	if ct.waiting() {
+		v.Step = string(ct.chain[ct.step].kind)
+	}
+	return v
+}
+
+func (c *Core) contactViewCached(ct *contact, cache map[int32]*queueInfo) ContactView {
+	v := c.baseView(ct)
 	switch {
 	case ct.waiting() && cache != nil:
 		q := c.queueInfo(c.teams[ct.team], cache)
 		v.Position = q.pos[ct]
-		v.Step = string(ct.chain[ct.step].kind)
-		if seq := q.ewt[ct.channel]; seq != nil && v.Position > 0 {
+		if seq := q.ewt[needsOf(ct)]; seq != nil && v.Position > 0 {
 			ewt := seq[v.Position-1]
 			v.EWTSeconds = &ewt
 		}
 	case ct.waiting():
 		v.Position = c.position(ct)
-		v.Step = string(ct.chain[ct.step].kind)
 		if ewt, ok := c.ewt(ct); ok {
 			v.EWTSeconds = &ewt
 		}
-	default:
-		v.Step = string(ct.matchedStep)
 	}
 	return v
 }
@@ -131,7 +163,9 @@ func (c *Core) agentView(a *agent) AgentView {
 	for _, ct := range a.live {
 		v.Contacts = append(v.Contacts, ct.id)
 	}
-	if a.handledDay == c.now/secs(86400) {
+	day := c.now / secs(86400)
+	v.HandledOn = toTime(day * secs(86400))
+	if a.handledDay == day {
 		v.HandledToday = a.handledToday
 	}
 	return v
@@ -198,21 +232,48 @@ type Changes struct {
 }
 
 // TakeChanges returns the views of every agent and contact that changed
-// since the last call. It needs Options.TrackChanges.
+// since the last call, as changeView builds them. It needs
+// Options.TrackChanges. A contact whose place in its queue moved only
+// because others came or left is not a change: readers derive positions.
 func (c *Core) TakeChanges() Changes {
 	var ch Changes
 	for _, a := range c.dirtyA {
 		a.dirty = false
 		ch.Agents = append(ch.Agents, c.agentView(a))
 	}
-	cache := map[int32]*queueInfo{}
 	for _, ct := range c.dirtyC {
 		ct.dirty = false
 		if _, live := c.contacts[ct.id]; live {
-			ch.Contacts = append(ch.Contacts, c.contactViewCached(ct, cache))
+			ch.Contacts = append(ch.Contacts, c.changeView(ct))
 		}
 	}
 	ch.Gone = append(ch.Gone, c.gone...)
 	c.dirtyA, c.dirtyC, c.gone = c.dirtyA[:0], c.dirtyC[:0], c.gone[:0]
 	return ch
+}
+
+// changeView is a contact's view for the read store: no position, but the
+// queue order and the EWT line it is read from.
+func (c *Core) changeView(ct *contact) ContactView {
+	v := c.baseView(ct)
+	if ct.waiting() {
+		v.Waiting, v.Order = true, ct.seq
+		if seq := c.ewtSeq(ct, 2); seq != nil {
+			v.HasEWT, v.EWTFirst, v.EWTStep = true, seq[0], seq[1]-seq[0]
+		}
+	}
+	return v
+}
+
+// WaitingViews returns the change views of every waiting contact, team by
+// team in queue order. EWTs drift as agents work and time passes, so the
+// shell refreshes the read store's EWT lines with it now and then.
+func (c *Core) WaitingViews() []ContactView {
+	var out []ContactView
+	for _, t := range c.teams {
+		for _, ct := range t.queue {
+			out = append(out, c.changeView(ct))
+		}
+	}
+	return out
 }

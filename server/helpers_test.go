@@ -46,7 +46,7 @@ func startServerClock(t testing.TB, dir string, clock func() time.Time) *Server 
 	}
 	log := zerolog.Nop()
 	s, err := Start(context.Background(), Config{Org: sampleOrg(t), DataDir: dir, NATSListen: "127.0.0.1:0",
-		HTTPAddr: "127.0.0.1:0", Log: &log, Now: clock})
+		HTTPAddr: "127.0.0.1:0", Log: &log, Now: clock, EWTRefresh: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

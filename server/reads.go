@@ -9,27 +9,38 @@ import (
 	"github.com/tex-cx/tex/teams"
 )
 
-// unknownEWT stands for "no EWT" in the store's ContactRow, whose field is
-// a plain number; reads turn it back into null.
-const unknownEWT = -1
-
 func agentRow(v *router.AgentView) *teams.AgentStateRow {
 	r := &teams.AgentStateRow{AgentID: v.AgentID, Team: v.Team, State: v.State, Since: v.Since,
-		Reason: v.Reason, ActiveContacts: v.Contacts, ContactsToday: v.HandledToday}
+		Reason: v.Reason, ActiveContacts: v.Contacts, ContactsToday: v.HandledToday, CountedOn: v.HandledOn}
 	if len(v.Contacts) > 0 {
 		r.CurrentContact = v.Contacts[0]
 	}
 	return r
 }
 
-func contactRow(v *router.ContactView) *teams.ContactRow {
+// contactRow is a change view as the store keeps it; at is when its EWT
+// line was computed.
+func contactRow(v *router.ContactView, at time.Time) *teams.ContactRow {
 	r := &teams.ContactRow{ContactID: v.ContactID, Market: v.Market, Team: v.Team, State: v.State, Agent: v.Agent,
-		Channel: v.Channel, Priority: v.Priority, Position: v.Position, ArrivedAt: v.ArrivedAt,
-		EWTSeconds: unknownEWT, Callback: v.Callback}
-	if v.EWTSeconds != nil {
-		r.EWTSeconds = *v.EWTSeconds
+		Channel: v.Channel, Priority: v.Priority, ArrivedAt: v.ArrivedAt, Callback: v.Callback}
+	if v.Waiting {
+		r.Order = v.Order
+	}
+	if v.HasEWT {
+		r.EWTLine = &teams.EWTLine{First: v.EWTFirst, Step: v.EWTStep, At: at}
 	}
 	return r
+}
+
+// ewtAt is the EWT of a contact at pos, aged by the time since its line
+// was computed, or nil when nobody could serve it.
+func ewtAt(c *teams.ContactRow, pos int, now time.Time) *float64 {
+	if c.EWTLine == nil {
+		return nil
+	}
+	v := max(c.EWTLine.EWT(pos)-max(now.Sub(c.EWTLine.At).Seconds(), 0), 0)
+	v = math.Round(v*10) / 10
+	return &v
 }
 
 // Read requests on NATS (<prefix>.query.*), one shape for each read.
@@ -131,7 +142,7 @@ func (s *Server) readAgents(team string) (any, error) {
 			since := r.Since
 			secs := roundSecs(now.Sub(since))
 			st.State, st.Since, st.SecondsInState, st.Reason = r.State, &since, &secs, r.Reason
-			st.ContactsToday, st.CurrentContact = r.ContactsToday, r.CurrentContact
+			st.ContactsToday, st.CurrentContact = r.Today(now), r.CurrentContact
 			if r.ActiveContacts != nil {
 				st.ActiveContacts = r.ActiveContacts
 			}
@@ -147,31 +158,25 @@ func (s *Server) readQueue(team string) (any, error) {
 	}
 	now := s.cfg.Now().UTC()
 	rep := QueueReply{Team: team, At: now, Contacts: []QueueContact{}}
-	for _, c := range s.store.Queue(team) {
-		q := QueueContact{Position: c.Position, ContactID: c.ContactID, State: c.State, Market: c.Market,
+	for i, c := range s.store.Queue(team) {
+		q := QueueContact{Position: i + 1, ContactID: c.ContactID, State: c.State, Market: c.Market,
 			Channel: c.Channel, Priority: c.Priority, Callback: c.Callback, ArrivedAt: c.ArrivedAt,
-			WaitSeconds: roundSecs(now.Sub(c.ArrivedAt)), EWTSeconds: ewt(c.EWTSeconds)}
+			WaitSeconds: roundSecs(now.Sub(c.ArrivedAt)), EWTSeconds: ewtAt(c, i+1, now)}
 		rep.Contacts = append(rep.Contacts, q)
 	}
 	return rep, nil
 }
 
-func ewt(v float64) *float64 {
-	if v == unknownEWT {
-		return nil
-	}
-	return &v
-}
-
 func (s *Server) readContact(id string) (any, error) {
-	c, ok := s.store.Contact(id)
+	snap := s.store.Snapshot()
+	c, ok := snap.Contact(id)
 	if !ok {
 		return nil, unknownContact(id)
 	}
 	rep := ContactReply{ContactID: c.ContactID, State: c.State, Market: c.Market, Team: c.Team, Agent: c.Agent,
-		Channel: c.Channel, Priority: c.Priority, Position: c.Position, Callback: c.Callback, ArrivedAt: c.ArrivedAt}
-	if c.Position > 0 {
-		rep.EWTSeconds = ewt(c.EWTSeconds)
+		Channel: c.Channel, Priority: c.Priority, Position: snap.Position(c), Callback: c.Callback, ArrivedAt: c.ArrivedAt}
+	if rep.Position > 0 {
+		rep.EWTSeconds = ewtAt(c, rep.Position, s.cfg.Now())
 	}
 	return rep, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,9 @@ type Config struct {
 	Log *zerolog.Logger
 	// Now is the clock (default time.Now). Tests and benchmarks keep it.
 	Now func() time.Time
+	// EWTRefresh is how often the read store's EWTs are recomputed
+	// (default 1s).
+	EWTRefresh time.Duration
 	// ScorecardOptions are passed to scorecard.New.
 	ScorecardOptions []scorecard.Option
 }
@@ -184,6 +188,7 @@ func (s *Server) startEngine(ctx context.Context) error {
 		return err
 	}
 	s.w = newWriter(s.cfg.Org, journal, s.pub, s.store, s.metrics, s.log, s.cfg.Now)
+	s.w.ewtRefresh = cmp.Or(s.cfg.EWTRefresh, defaultEWTRefresh)
 	if err := s.w.recover(ctx); err != nil {
 		return err
 	}

@@ -325,16 +325,13 @@ func snapshotState(t testing.TB, nc *nats.Conn, contacts []string) map[string]an
 		var q QueueReply
 		reqInto(t, nc, "tex."+QueryQueue, TeamQuery{Team: team}, &q)
 		for i := range q.Contacts {
-			// EWT is left out: after a replay it can differ from the live
-			// value in the store (see the serve report); to be fixed.
-			q.Contacts[i].WaitSeconds, q.Contacts[i].EWTSeconds = 0, nil
+			q.Contacts[i].WaitSeconds = 0
 		}
 		out["queue "+team] = q.Contacts
 	}
 	for _, id := range contacts {
 		var c ContactReply
 		reqInto(t, nc, "tex."+QueryContact, ContactQuery{ContactID: id}, &c)
-		c.EWTSeconds = nil
 		out["contact "+id] = c
 		var d DecisionsReply
 		reqInto(t, nc, "tex."+QueryDecisions, ContactQuery{ContactID: id}, &d)
@@ -380,7 +377,11 @@ func TestRestart(t *testing.T) {
 		}
 		return nil
 	})
+	time.Sleep(100 * time.Millisecond) // EWT refreshes (every 20ms here) catch up
 	want := snapshotState(t, nc, ids)
+	if q := want["queue CHA-DET"].([]QueueContact); len(q) == 0 || q[0].EWTSeconds == nil {
+		t.Fatalf("setup: want a DET queue with EWTs to compare, got %+v", q)
+	}
 
 	// Traffic in flight while the server dies: retries of known contacts
 	// and same-state commands, which go through the whole path (journal
@@ -424,10 +425,78 @@ func TestRestart(t *testing.T) {
 
 	s2 := startServerClock(t, dir, clock)
 	nc2 := connect(t, s2)
+	time.Sleep(100 * time.Millisecond)
 	got := snapshotState(t, nc2, ids)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("state after restart (-before +after):\n%s", diff)
 	}
 	// And the restarted server goes on serving.
 	setState(t, nc2, "det-023", "available")
+}
+
+// TestQueueReadsDerivePositions: positions and EWTs are read from the
+// queue's order, so they move when a contact ahead leaves, without the
+// others' rows being written; contacts_today ends at UTC midnight.
+func TestQueueReadsDerivePositions(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 23, 23, 50, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s := startServerClock(t, "", clock)
+	nc := connect(t, s)
+	setState(t, nc, "det-016", "available")
+	// One contact of 4 minutes, so the team has a handle time.
+	event(t, nc, map[string]any{"contact_id": "c-0", "type": "accepted", "agent_id": route(t, nc, "c-0", "").Agent})
+	advance(4 * time.Minute)
+	event(t, nc, map[string]any{"contact_id": "c-0", "type": "ended"})
+	event(t, nc, map[string]any{"contact_id": "c-0", "type": "wrapped_up", "resolved": true})
+	first := route(t, nc, "c-1", "")
+	event(t, nc, map[string]any{"contact_id": "c-1", "type": "accepted", "agent_id": first.Agent})
+	for _, id := range []string{"c-2", "c-3", "c-4"} {
+		if rep := route(t, nc, id, ""); rep.Status != router.StatusQueued {
+			t.Fatalf("route %s: %+v", id, rep)
+		}
+	}
+	event(t, nc, map[string]any{"contact_id": "c-2", "type": "abandoned"})
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		var q QueueReply
+		reqInto(t, nc, "tex."+QueryQueue, TeamQuery{Team: "CHA-DET"}, &q)
+		if len(q.Contacts) != 2 || q.Contacts[0].ContactID != "c-3" || q.Contacts[1].Position != 2 {
+			return fmt.Errorf("queue: %+v", q.Contacts)
+		}
+		e1, e2 := q.Contacts[0].EWTSeconds, q.Contacts[1].EWTSeconds
+		if e1 == nil || e2 == nil || *e2 <= *e1 {
+			return fmt.Errorf("EWTs %v, %v: want both, the second longer", fmtEWT(e1), fmtEWT(e2))
+		}
+		var c ContactReply
+		reqInto(t, nc, "tex."+QueryContact, ContactQuery{ContactID: "c-4"}, &c)
+		if c.Position != 2 || c.EWTSeconds == nil || *c.EWTSeconds != *e2 {
+			return fmt.Errorf("contact c-4: %+v, want position 2, EWT %v", c, *e2)
+		}
+		return nil
+	})
+	today := func() int {
+		var ar AgentsReply
+		reqInto(t, nc, "tex."+QueryAgents, TeamQuery{Team: "CHA-DET"}, &ar)
+		for _, a := range ar.Agents {
+			if a.AgentID == "det-016" {
+				return a.ContactsToday
+			}
+		}
+		return -1
+	}
+	if got := today(); got != 1 {
+		t.Fatalf("contacts_today before midnight = %d, want 1", got)
+	}
+	advance(10 * time.Minute)
+	if got := today(); got != 0 {
+		t.Errorf("contacts_today after midnight = %d, want 0", got)
+	}
+}
+
+func fmtEWT(v *float64) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprint(*v)
 }

@@ -87,6 +87,8 @@ type writer struct {
 	log     *zerolog.Logger
 	clock   func() time.Time
 
+	ewtRefresh time.Duration
+
 	in     chan *command
 	quit   chan struct{} // closed by stop: finish queued commands, then exit
 	killed chan struct{} // closed by kill: exit now
@@ -266,6 +268,8 @@ func (w *writer) run() {
 	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	refresh := time.NewTicker(w.ewtRefresh)
+	defer refresh.Stop()
 	for {
 		w.armTimer(timer)
 		select {
@@ -275,6 +279,8 @@ func (w *writer) run() {
 			w.apply(w.batch)
 		case <-timer.C:
 			w.tick()
+		case <-refresh.C:
+			w.refreshEWT()
 		case <-w.quit:
 			for {
 				w.batch = w.batch[:0]
@@ -382,13 +388,36 @@ func (w *writer) finishFlight(f *flight) {
 		}
 	}
 	if len(ch.Contacts) > 0 || len(ch.Gone) > 0 {
-		f.contacts = make([]*teams.ContactRow, len(ch.Contacts))
-		for i := range ch.Contacts {
-			f.contacts[i] = contactRow(&ch.Contacts[i])
-		}
+		f.contacts = contactRows(ch.Contacts, w.core.Now())
 		f.gone = ch.Gone
 	}
 	w.send(f)
+}
+
+func contactRows(views []router.ContactView, at time.Time) []*teams.ContactRow {
+	rows := make([]*teams.ContactRow, len(views))
+	for i := range views {
+		rows[i] = contactRow(&views[i], at)
+	}
+	return rows
+}
+
+// defaultEWTRefresh is how often the read store's EWT lines are
+// recomputed: they drift as agents work and time passes, but a route must
+// not rewrite a whole queue.
+const defaultEWTRefresh = time.Second
+
+// refreshEWT hands the current EWT line of every waiting contact to the
+// acker for the read store.
+func (w *writer) refreshEWT() {
+	if !w.healthy() {
+		return
+	}
+	views := w.core.WaitingViews()
+	if len(views) == 0 {
+		return
+	}
+	w.send(&flight{contacts: contactRows(views, w.core.Now())})
 }
 
 // collect takes the core's events, tagged with the batch entry they follow.
@@ -570,22 +599,18 @@ func (w *writer) exec(c *command, now time.Time) (reply any, kind string, err er
 	return nil, "", fmt.Errorf("unknown command %d", c.op)
 }
 
-// syncStore copies what changed into the read store, in one write per
-// table. Only recover calls it, with the acker drained; batches carry
-// their rows to the acker, which writes them after the replies are out.
+// syncStore replaces the read store's live rows with the rebuilt core's.
+// Only recover calls it, with the acker drained; rows of commands the
+// journal refused must not outlive the rebuild.
 func (w *writer) syncStore() {
 	ch := w.core.TakeChanges()
-	f := &flight{}
-	if len(ch.Agents) > 0 {
-		f.agents = make([]*teams.AgentStateRow, len(ch.Agents))
-		for i := range ch.Agents {
-			f.agents[i] = agentRow(&ch.Agents[i])
-		}
+	agents := make([]*teams.AgentStateRow, len(ch.Agents))
+	for i := range ch.Agents {
+		agents[i] = agentRow(&ch.Agents[i])
 	}
-	for i := range ch.Contacts {
-		f.contacts = append(f.contacts, contactRow(&ch.Contacts[i]))
+	if err := w.store.ReplaceLive(agents, contactRows(ch.Contacts, w.core.Now())); err != nil {
+		w.log.Error().Err(err).Msg("read store: replace live rows")
 	}
-	w.writeStore(f.agents, f.contacts, ch.Gone)
 }
 
 // writeStore writes rows into the read store, one write per table.

@@ -1,9 +1,11 @@
 package teams
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -28,25 +30,70 @@ type AgentStateRow struct {
 	Since          time.Time `json:"since"`
 	Reason         string    `json:"reason,omitempty"`
 	ActiveContacts []string  `json:"active_contacts,omitempty"`
+	// ContactsToday counts the contacts the agent finished on CountedOn, a
+	// UTC day (midnight). Readers show 0 once that day is over: an agent
+	// who has done nothing since midnight has no new row.
 	ContactsToday  int       `json:"contacts_today"`
+	CountedOn      time.Time `json:"counted_on"`
 	CurrentContact string    `json:"current_contact,omitempty"`
 }
 
-// ContactRow is one live contact. Position is its place in its team's queue,
-// counting from 1, while it waits (on the line or as a callback), and 0
-// otherwise.
+// Today is ContactsToday as of now.
+func (r *AgentStateRow) Today(now time.Time) int {
+	if !r.CountedOn.Equal(now.UTC().Truncate(24 * time.Hour)) {
+		return 0
+	}
+	return r.ContactsToday
+}
+
+// ContactRow is one live contact, from arrival until retention forgets it.
+// A waiting contact (queued on the line, or a callback) holds no position:
+// it moves each time a contact ahead of it leaves, so Queue derives
+// positions when read, and a route writes one row, not the whole queue.
 type ContactRow struct {
-	ContactID  string    `json:"contact_id"`
-	Market     string    `json:"market"`
-	Team       string    `json:"team"`
-	State      string    `json:"state"`
-	Agent      string    `json:"agent,omitempty"`
-	Channel    string    `json:"channel"`
-	Priority   int       `json:"priority"`
-	Position   int       `json:"position,omitempty"`
-	ArrivedAt  time.Time `json:"arrived_at"`
-	EWTSeconds float64   `json:"ewt_seconds"`
-	Callback   bool      `json:"callback"`
+	ContactID string    `json:"contact_id"`
+	Market    string    `json:"market"`
+	Team      string    `json:"team"`
+	State     string    `json:"state"`
+	Agent     string    `json:"agent,omitempty"`
+	Channel   string    `json:"channel"`
+	Priority  int       `json:"priority"`
+	ArrivedAt time.Time `json:"arrived_at"`
+	Callback  bool      `json:"callback"`
+	// Order places a waiting contact among those of equal priority: lower
+	// first.
+	Order int64 `json:"order,omitempty"`
+	// EWTLine, when set, is the contact's expected wait by position:
+	// position k waits First + (k-1)*Step seconds. The shell refreshes
+	// it now and then, since waits drift as agents work.
+	EWTLine *EWTLine `json:"ewt_line,omitempty"`
+}
+
+// EWTLine is an expected wait as a function of queue position.
+type EWTLine struct {
+	First float64   `json:"first"`
+	Step  float64   `json:"step"`
+	At    time.Time `json:"at"` // when it was computed
+}
+
+// EWT is the expected wait, in seconds, at position pos (from 1).
+func (l *EWTLine) EWT(pos int) float64 { return l.First + float64(max(pos, 1)-1)*l.Step }
+
+// Waiting reports whether the contact waits in its team's queue. The states
+// are PROTOCOL.md's.
+func (r *ContactRow) Waiting() bool { return r.State == stateQueued || r.State == stateCallback }
+
+const (
+	stateQueued   = "queued"
+	stateCallback = "callback"
+)
+
+// queueCmp orders a team's waiting contacts: priority first, then order.
+func queueCmp(a, b *ContactRow) int {
+	if a.Priority != b.Priority {
+		return b.Priority - a.Priority
+	}
+	return cmp.Or(cmp.Compare(a.Order, b.Order), strings.Compare(a.ContactID, b.ContactID))
 }
 
 // ErrBadRow is returned for a live-state row that lacks a field the store indexes.
@@ -114,14 +161,9 @@ func loadDirectoryTxn(txn *memdb.Txn, markets []*Market, teams []*Team, agents [
 // ApplyAgentStates upserts a batch of agent states in one transaction. The
 // store keeps copies, so the caller may reuse rows.
 func (s *Store) ApplyAgentStates(rows []*AgentStateRow) error {
-	copies := make([]*AgentStateRow, len(rows))
-	for i, r := range rows {
-		if r.AgentID == "" || r.Team == "" || r.State == "" {
-			return fmt.Errorf("%w: agent state %+v needs agent_id, team and state", ErrBadRow, *r)
-		}
-		c := *r
-		c.ActiveContacts = slices.Clone(r.ActiveContacts)
-		copies[i] = &c
+	copies, err := copyAgentStates(rows)
+	if err != nil {
+		return err
 	}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
@@ -130,6 +172,19 @@ func (s *Store) ApplyAgentStates(rows []*AgentStateRow) error {
 	}
 	txn.Commit()
 	return nil
+}
+
+func copyAgentStates(rows []*AgentStateRow) ([]*AgentStateRow, error) {
+	copies := make([]*AgentStateRow, len(rows))
+	for i, r := range rows {
+		if r.AgentID == "" || r.Team == "" || r.State == "" {
+			return nil, fmt.Errorf("%w: agent state %+v needs agent_id, team and state", ErrBadRow, *r)
+		}
+		c := *r
+		c.ActiveContacts = slices.Clone(r.ActiveContacts)
+		copies[i] = &c
+	}
+	return copies, nil
 }
 
 func upsertAgentStatesTxn(txn *memdb.Txn, rows []*AgentStateRow) error {
@@ -145,17 +200,58 @@ func upsertAgentStatesTxn(txn *memdb.Txn, rows []*AgentStateRow) error {
 // Deleting a contact the store does not hold is not an error, so that a
 // batch can be applied twice. The store keeps copies of upserts.
 func (s *Store) ApplyContacts(upserts []*ContactRow, deletes []string) error {
-	copies := make([]*ContactRow, len(upserts))
-	for i, r := range upserts {
-		if r.ContactID == "" || r.Team == "" || r.State == "" {
-			return fmt.Errorf("%w: contact %+v needs contact_id, team and state", ErrBadRow, *r)
-		}
-		c := *r
-		copies[i] = &c
+	copies, err := copyContacts(upserts)
+	if err != nil {
+		return err
 	}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	if err := applyContactsTxn(txn, copies, deletes); err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
+func copyContacts(rows []*ContactRow) ([]*ContactRow, error) {
+	copies := make([]*ContactRow, len(rows))
+	for i, r := range rows {
+		if r.ContactID == "" || r.Team == "" || r.State == "" {
+			return nil, fmt.Errorf("%w: contact %+v needs contact_id, team and state", ErrBadRow, *r)
+		}
+		c := *r
+		if r.EWTLine != nil {
+			l := *r.EWTLine
+			c.EWTLine = &l
+		}
+		copies[i] = &c
+	}
+	return copies, nil
+}
+
+// ReplaceLive replaces every agent state and contact with the rows given,
+// in one transaction: after the shell rebuilt its core, rows the new core
+// does not hold (a command the journal refused) must not linger.
+func (s *Store) ReplaceLive(agents []*AgentStateRow, contacts []*ContactRow) error {
+	agents, err := copyAgentStates(agents)
+	if err != nil {
+		return err
+	}
+	if contacts, err = copyContacts(contacts); err != nil {
+		return err
+	}
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	if _, err := txn.DeleteAll(TableAgentStates, IndexID); err != nil {
+		return fmt.Errorf("clear agent states: %w", err)
+	}
+	if _, err := txn.DeleteAll(TableContacts, IndexID); err != nil {
+		return fmt.Errorf("clear contacts: %w", err)
+	}
+	if err := upsertAgentStatesTxn(txn, agents); err != nil {
+		return err
+	}
+	if err := applyContactsTxn(txn, contacts, nil); err != nil {
 		return err
 	}
 	txn.Commit()
@@ -282,15 +378,32 @@ func (s *Snapshot) Contacts(team string) []*ContactRow {
 	return get[*ContactRow](s.txn, TableContacts, IndexTeam, team)
 }
 
-// Queue returns a team's waiting contacts (those with a position), by
-// position, then contact id.
+// Queue returns a team's waiting contacts in queue order: the contact at
+// index i has position i+1.
 func (s *Snapshot) Queue(team string) []*ContactRow {
-	var q []*ContactRow
-	for _, c := range s.Contacts(team) {
-		if c.Position > 0 {
-			q = append(q, c)
+	q := get[*ContactRow](s.txn, TableContacts, IndexTeamState, team, stateQueued)
+	q = append(q, get[*ContactRow](s.txn, TableContacts, IndexTeamState, team, stateCallback)...)
+	slices.SortFunc(q, queueCmp)
+	return q
+}
+
+// Position is a contact's place in its team's queue, from 1, or 0 when it
+// does not wait.
+func (s *Snapshot) Position(c *ContactRow) int {
+	if !c.Waiting() {
+		return 0
+	}
+	pos := 1
+	for _, state := range []string{stateQueued, stateCallback} {
+		it, err := s.txn.Get(TableContacts, IndexTeamState, c.Team, state)
+		if err != nil {
+			return 0
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if x := raw.(*ContactRow); queueCmp(x, c) < 0 {
+				pos++
+			}
 		}
 	}
-	slices.SortStableFunc(q, func(a, b *ContactRow) int { return a.Position - b.Position })
-	return q
+	return pos
 }

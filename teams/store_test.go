@@ -188,21 +188,24 @@ func TestStoreAgentStates(t *testing.T) {
 func TestStoreContacts(t *testing.T) {
 	s := newTestStore(t)
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	c := func(id, team, state string, pos int) *ContactRow {
-		return &ContactRow{ContactID: id, Market: "DET", Team: team, State: state, Channel: ChannelVoice, Position: pos, ArrivedAt: at}
+	c := func(id, team, state string, prio int, order int64) *ContactRow {
+		return &ContactRow{ContactID: id, Market: "DET", Team: team, State: state, Channel: ChannelVoice,
+			Priority: prio, Order: order, ArrivedAt: at}
 	}
 	if err := s.ApplyContacts([]*ContactRow{
-		c("c1", "T1", "queued", 2),
-		c("c2", "T1", "queued", 1),
-		c("c3", "T1", "talking", 0),
-		c("c4", "T1", "callback", 3),
-		c("c5", "T2", "queued", 1),
+		c("c1", "T1", "queued", 0, 2),
+		c("c2", "T1", "queued", 0, 1),
+		c("c3", "T1", "active", 0, 0),
+		c("c4", "T1", "callback", 0, 3),
+		c("c5", "T2", "queued", 0, 1),
+		c("c6", "T1", "queued", 5, 9), // higher priority: ahead of every 0
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := s.Snapshot()
-	// c2 is answered, c3 ends, c1 moves up: one batch.
-	if err := s.ApplyContacts([]*ContactRow{c("c2", "T1", "talking", 0), c("c1", "T1", "queued", 1), c("c4", "T1", "callback", 2)}, []string{"c3", "c-unknown"}); err != nil {
+	// c2 is answered, c3 ends (forgotten), c6 is requeued to the front:
+	// one batch, and nobody else's row is rewritten.
+	if err := s.ApplyContacts([]*ContactRow{c("c2", "T1", "active", 0, 0), c("c6", "T1", "queued", 5, -1)}, []string{"c3", "c-unknown"}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -210,11 +213,11 @@ func TestStoreContacts(t *testing.T) {
 		got  []string
 		want []string
 	}{
-		{"T1 queue", ids(s.Queue("T1"), contactID), []string{"c1", "c4"}},
-		{"T1 queue before", ids(before.Queue("T1"), contactID), []string{"c2", "c1", "c4"}},
+		{"T1 queue", ids(s.Queue("T1"), contactID), []string{"c6", "c1", "c4"}},
+		{"T1 queue before", ids(before.Queue("T1"), contactID), []string{"c6", "c2", "c1", "c4"}},
 		{"T2 queue", ids(s.Queue("T2"), contactID), []string{"c5"}},
-		{"T1 contacts", ids(s.Snapshot().Contacts("T1"), contactID), []string{"c1", "c2", "c4"}},
-		{"T1 contacts before", ids(before.Contacts("T1"), contactID), []string{"c1", "c2", "c3", "c4"}},
+		{"T1 contacts", ids(s.Snapshot().Contacts("T1"), contactID), []string{"c1", "c2", "c4", "c6"}},
+		{"T1 contacts before", ids(before.Contacts("T1"), contactID), []string{"c1", "c2", "c3", "c4", "c6"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,14 +226,80 @@ func TestStoreContacts(t *testing.T) {
 			}
 		})
 	}
+	snap := s.Snapshot()
+	for id, want := range map[string]int{"c6": 1, "c1": 2, "c4": 3, "c2": 0, "c5": 1} {
+		r, ok := snap.Contact(id)
+		if got := snap.Position(r); !ok || got != want {
+			t.Errorf("Position(%s) = %d, want %d", id, got, want)
+		}
+	}
 	if _, ok := s.Contact("c3"); ok {
 		t.Error("deleted contact c3 is still there")
 	}
-	if got, ok := s.Contact("c2"); !ok || got.State != "talking" {
+	if got, ok := s.Contact("c2"); !ok || got.State != "active" {
 		t.Errorf("Contact(c2) = %+v, %v", got, ok)
 	}
-	if got, ok := before.Contact("c3"); !ok || got.State != "talking" {
+	if got, ok := before.Contact("c3"); !ok || got.State != "active" {
 		t.Errorf("old snapshot Contact(c3) = %+v, %v", got, ok)
+	}
+}
+
+func TestEWTLine(t *testing.T) {
+	l := &EWTLine{First: 12, Step: 30}
+	for pos, want := range map[int]float64{0: 12, 1: 12, 2: 42, 4: 102} {
+		if got := l.EWT(pos); got != want {
+			t.Errorf("EWT(%d) = %v, want %v", pos, got, want)
+		}
+	}
+}
+
+func TestStoreReplaceLive(t *testing.T) {
+	s := newTestStore(t)
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	if err := s.ApplyAgentStates([]*AgentStateRow{{AgentID: "a1", Team: "T1", State: "busy", Since: at}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyContacts([]*ContactRow{{ContactID: "lost", Team: "T1", State: "queued"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Snapshot()
+	if err := s.ReplaceLive([]*AgentStateRow{{AgentID: "a2", Team: "T1", State: "available", Since: at}},
+		[]*ContactRow{{ContactID: "kept", Team: "T1", State: "queued"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(s.AgentStates("T1"), stateID); !cmp.Equal(got, []string{"a2"}) {
+		t.Errorf("agent states = %v, want [a2]", got)
+	}
+	if got := ids(s.Queue("T1"), contactID); !cmp.Equal(got, []string{"kept"}) {
+		t.Errorf("queue = %v, want [kept]", got)
+	}
+	if got := ids(before.Queue("T1"), contactID); !cmp.Equal(got, []string{"lost"}) {
+		t.Errorf("old snapshot queue = %v, want [lost]", got)
+	}
+	// A bad row refuses the whole replacement.
+	if err := s.ReplaceLive(nil, []*ContactRow{{ContactID: "x"}}); err == nil {
+		t.Error("a contact without team and state was accepted")
+	}
+	if got := ids(s.Queue("T1"), contactID); !cmp.Equal(got, []string{"kept"}) {
+		t.Errorf("queue after a refused replacement = %v, want [kept]", got)
+	}
+}
+
+func TestAgentStateToday(t *testing.T) {
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	r := &AgentStateRow{ContactsToday: 7, CountedOn: day}
+	for _, tc := range []struct {
+		now  time.Time
+		want int
+	}{
+		{day.Add(9 * time.Hour), 7},
+		{day.Add(24*time.Hour - time.Nanosecond), 7},
+		{day.Add(24 * time.Hour), 0},
+		{day.Add(-time.Hour), 0},
+	} {
+		if got := r.Today(tc.now); got != tc.want {
+			t.Errorf("Today(%v) = %d, want %d", tc.now, got, tc.want)
+		}
 	}
 }
 
