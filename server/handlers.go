@@ -24,34 +24,37 @@ const (
 
 // decode turns a request body into a command, by the one decode path that
 // NATS and HTTP share. pathID is the id an HTTP path names, "" on NATS:
-// it wins, and a body id that disagrees is refused.
+// it wins, and a body id that disagrees is refused. The journal keeps the
+// body as it came, unless the path changed the id.
 func decode(op opKind, body []byte, pathID string) (*command, error) {
-	c := &command{op: op, received: time.Now()}
+	c := &command{op: op, received: time.Now(), body: body}
 	var err error
 	switch op {
 	case opRoute:
-		if c.route, err = router.DecodeRouteRequest(body); err != nil {
-			return nil, err
-		}
-		c.body, err = json.Marshal(c.route)
+		c.route, err = router.DecodeRouteRequest(body)
 	case opAgentState:
 		if c.agent, err = router.DecodeAgentState(body); err != nil {
 			return nil, err
 		}
-		if c.agent.AgentID, err = pathWins("agent_id", c.agent.AgentID, pathID); err != nil {
-			return nil, err
+		if pathID != "" {
+			if c.agent.AgentID, err = pathWins("agent_id", c.agent.AgentID, pathID); err == nil {
+				c.body, err = json.Marshal(c.agent)
+			}
 		}
-		c.body, err = json.Marshal(c.agent)
 	case opContactEvent:
 		if c.event, err = router.DecodeContactEvent(body); err != nil {
 			return nil, err
 		}
-		if c.event.ContactID, err = pathWins("contact_id", c.event.ContactID, pathID); err != nil {
-			return nil, err
+		if pathID != "" {
+			if c.event.ContactID, err = pathWins("contact_id", c.event.ContactID, pathID); err == nil {
+				c.body, err = json.Marshal(c.event)
+			}
 		}
-		c.body, err = json.Marshal(c.event)
 	}
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func pathWins(field, body, path string) (string, error) {

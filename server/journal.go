@@ -20,14 +20,35 @@ const (
 	entryContactEvent = "contact_event"
 )
 
-// entry is one journaled command: the time the writer applied it (Unix
-// nanoseconds), its kind, and its request body as decoded, so replay
-// decodes exactly what the live core saw.
+// entry is one journal message: the commands of one batch, in the order
+// the writer applied them, and the time it applied them at (Unix
+// nanoseconds). One message per batch, not per command, is what lets the
+// journal keep up under load: JetStream's cost is per message.
 type entry struct {
-	T int64           `json:"t"`
+	T int64       `json:"t"`
+	C []journaled `json:"c,omitempty"`
+	// K and B are one command alone, as the first journals wrote them.
+	K string          `json:"k,omitempty"`
+	B json.RawMessage `json:"b,omitempty"`
+}
+
+// journaled is one command of an entry: its kind and its request body as
+// the decoder took it, so replay decodes exactly what the live core saw.
+type journaled struct {
 	K string          `json:"k"`
 	B json.RawMessage `json:"b"`
 }
+
+func (e *entry) commands() []journaled {
+	if e.C == nil {
+		return []journaled{{K: e.K, B: e.B}}
+	}
+	return e.C
+}
+
+// maxEntryBytes bounds one journal message well below NATS's default
+// max_payload (1 MB): a batch of large commands spans several.
+const maxEntryBytes = 512 << 10
 
 type journal struct {
 	js      jetstream.JetStream

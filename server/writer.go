@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,7 +42,7 @@ type command struct {
 	// Set by the writer while it runs a batch.
 	reply []byte
 	code  string
-	entry int // index of its journal entry in the batch, or -1
+	entry int // index of the batch's journal entry holding it, or -1
 }
 
 // maxBatch bounds the commands of one batch, so one burst cannot hold
@@ -107,10 +108,15 @@ type writer struct {
 
 	flights   chan *flight
 	ackerDone chan struct{}
+	rows      chan rows // from the acker (and the writer's rebuilds) to the storer
+	storerEnd chan struct{}
+	storing   bool                  // the storer runs; only the writer goroutine reads it
 	failed    atomic.Pointer[error] // set by the acker when a journal write failed
 
 	// Reused per batch.
 	batch   []*command
+	jcmds   []journaled // the journal entry being built
+	jsize   int
 	entries []jetstream.PubAckFuture
 	events  []outEvent
 	epochs  []int
@@ -119,7 +125,8 @@ type writer struct {
 func newWriter(org *teams.Org, j *journal, pub *publisher, store *teams.Store, m *metrics, log *zerolog.Logger, clock func() time.Time) *writer {
 	return &writer{org: org, journal: j, pub: pub, store: store, metrics: m, log: log, clock: clock,
 		in: make(chan *command, 4096), quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{}),
-		flights: make(chan *flight, maxFlights), ackerDone: make(chan struct{})}
+		flights: make(chan *flight, maxFlights), ackerDone: make(chan struct{}),
+		rows: make(chan rows, maxFlights), storerEnd: make(chan struct{})}
 }
 
 func newCore(org *teams.Org) (*router.Core, error) {
@@ -156,12 +163,14 @@ func (w *writer) recover(ctx context.Context) error {
 		w.core.Tick(t)
 		keep()
 		w.lastSeq, w.evIdx = seq, 0
-		if err := applyEntry(w.core, t, e); err != nil {
-			// The live core accepted it; refusing it now means replay
-			// diverged. Say so loudly and go on: the rest still applies.
-			w.log.Error().Err(err).Uint64(logSeq, seq).Msg("journal entry refused on replay")
+		for _, cmd := range e.commands() {
+			if err := applyEntry(w.core, t, cmd); err != nil {
+				// The live core accepted it; refusing it now means replay
+				// diverged. Say so loudly and go on: the rest still applies.
+				w.log.Error().Err(err).Uint64(logSeq, seq).Msg("journal entry refused on replay")
+			}
+			keep()
 		}
-		keep()
 		return nil
 	})
 	if err != nil {
@@ -178,7 +187,7 @@ func (w *writer) recover(ctx context.Context) error {
 	return nil
 }
 
-func applyEntry(core *router.Core, t time.Time, e *entry) error {
+func applyEntry(core *router.Core, t time.Time, e journaled) error {
 	switch e.K {
 	case entryRoute:
 		req, err := router.DecodeRouteRequest(e.B)
@@ -258,6 +267,8 @@ func (w *writer) exit() {
 }
 
 func (w *writer) run() {
+	w.storing = true
+	go w.storeLoop()
 	go w.ack()
 	defer w.exit()
 	defer func() {
@@ -265,6 +276,8 @@ func (w *writer) run() {
 		// before the writer counts as done, and before the publisher stops.
 		close(w.flights)
 		<-w.ackerDone
+		close(w.rows)
+		<-w.storerEnd
 	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -440,6 +453,7 @@ func (w *writer) apply(batch []*command) {
 	w.events, w.epochs, w.entries = w.events[:0], w.epochs[:0], w.entries[:0]
 	w.core.Tick(now)
 	w.collect(-1)
+	w.jcmds, w.jsize = w.jcmds[:0], 0
 	epoch := -1
 	var jerr error
 	for _, c := range batch {
@@ -452,17 +466,19 @@ func (w *writer) apply(batch []*command) {
 			continue
 		}
 		c.reply, c.code = encodeReply(reply), ""
-		if kind != "" && jerr == nil {
-			data, _ := json.Marshal(entry{T: now.UnixNano(), K: kind, B: c.body})
-			f, err := w.journal.js.PublishAsync(w.journal.subject, data)
-			if err != nil {
-				jerr = err
+		if kind != "" {
+			if w.jsize > 0 && w.jsize+len(c.body) > maxEntryBytes {
+				jerr = cmp.Or(jerr, w.publishEntry(now))
 			}
-			w.entries = append(w.entries, f)
-			epoch = len(w.entries) - 1
+			w.jcmds = append(w.jcmds, journaled{K: kind, B: c.body})
+			w.jsize += len(c.body) + 32
+			epoch = len(w.entries) // the entry being built
 			c.entry = epoch
 		}
 		w.collect(epoch)
+	}
+	if len(w.jcmds) > 0 {
+		jerr = cmp.Or(jerr, w.publishEntry(now))
 	}
 	f := &flight{batch: make([]*command, len(batch)), jerr: jerr}
 	copy(f.batch, batch)
@@ -476,6 +492,20 @@ func (w *writer) apply(batch []*command) {
 		w.broken = jerr
 	}
 	w.finishFlight(f)
+}
+
+// publishEntry writes the journal entry being built. After a failure it
+// still adds a (failed) future, so entry indexes stay aligned; the flight
+// is refused anyway.
+func (w *writer) publishEntry(now time.Time) error {
+	data, err := json.Marshal(entry{T: now.UnixNano(), C: w.jcmds})
+	var f jetstream.PubAckFuture
+	if err == nil {
+		f, err = w.journal.js.PublishAsync(w.journal.subject, data)
+	}
+	w.entries = append(w.entries, f)
+	w.jcmds, w.jsize = w.jcmds[:0], 0
+	return err
 }
 
 // ack is the acker goroutine: it takes the flights in order, waits for
@@ -520,7 +550,13 @@ func (w *writer) ack() {
 		if len(f.events) > 0 {
 			w.pub.send(f.events, w.killed)
 		}
-		w.writeStore(f.agents, f.contacts, f.gone)
+		if len(f.agents) > 0 || len(f.contacts) > 0 || len(f.gone) > 0 {
+			select {
+			case w.rows <- rows{agents: f.agents, contacts: f.contacts, gone: f.gone}:
+			case <-w.killed:
+				return
+			}
+		}
 	}
 }
 
@@ -601,30 +637,132 @@ func (w *writer) exec(c *command, now time.Time) (reply any, kind string, err er
 
 // syncStore replaces the read store's live rows with the rebuilt core's.
 // Only recover calls it, with the acker drained; rows of commands the
-// journal refused must not outlive the rebuild.
+// journal refused must not outlive the rebuild, so the replacement goes
+// through the storer, behind the rows it still holds.
 func (w *writer) syncStore() {
 	ch := w.core.TakeChanges()
-	agents := make([]*teams.AgentStateRow, len(ch.Agents))
+	r := rows{replace: true, agents: make([]*teams.AgentStateRow, len(ch.Agents)),
+		contacts: contactRows(ch.Contacts, w.core.Now())}
 	for i := range ch.Agents {
-		agents[i] = agentRow(&ch.Agents[i])
+		r.agents[i] = agentRow(&ch.Agents[i])
 	}
-	if err := w.store.ReplaceLive(agents, contactRows(ch.Contacts, w.core.Now())); err != nil {
-		w.log.Error().Err(err).Msg("read store: replace live rows")
+	if !w.storing {
+		w.write(r)
+		return
+	}
+	r.done = make(chan struct{})
+	select {
+	case w.rows <- r:
+	case <-w.killed:
+		return
+	}
+	select {
+	case <-r.done:
+	case <-w.killed:
 	}
 }
 
-// writeStore writes rows into the read store, one write per table.
-func (w *writer) writeStore(agents []*teams.AgentStateRow, contacts []*teams.ContactRow, gone []string) {
-	if len(agents) > 0 {
-		if err := w.store.ApplyAgentStates(agents); err != nil {
+// rows is a batch of read-store changes. A replace batch stands for the
+// whole live state.
+type rows struct {
+	agents   []*teams.AgentStateRow
+	contacts []*teams.ContactRow
+	gone     []string
+	replace  bool
+	done     chan struct{} // closed once written, when set
+}
+
+// storeLoop is the storer goroutine. A store write costs about 12 µs of
+// fixed overhead (go-memdb's transaction) plus 8 µs a row, so it merges
+// whatever is waiting into one transaction, off the acker's path.
+func (w *writer) storeLoop() {
+	defer close(w.storerEnd)
+	for first := range w.rows {
+		pending := []rows{first}
+	drain:
+		for len(pending) < maxFlights {
+			select {
+			case r, ok := <-w.rows:
+				if !ok {
+					break drain
+				}
+				pending = append(pending, r)
+			default:
+				break drain
+			}
+		}
+		// The last replacement supersedes every batch before it.
+		start := 0
+		for i, r := range pending {
+			if r.replace {
+				start = i
+			}
+		}
+		for _, r := range pending[:start] {
+			if r.done != nil {
+				close(r.done)
+			}
+		}
+		if pending[start].replace {
+			w.write(pending[start])
+			start++
+		}
+		if start < len(pending) {
+			w.write(mergeRows(pending[start:]))
+		}
+	}
+}
+
+// mergeRows folds batches into one, the later row of an id winning.
+func mergeRows(batches []rows) rows {
+	if len(batches) == 1 {
+		return batches[0]
+	}
+	agents := map[string]*teams.AgentStateRow{}
+	contacts := map[string]*teams.ContactRow{} // nil: gone
+	for _, r := range batches {
+		for _, a := range r.agents {
+			agents[a.AgentID] = a
+		}
+		for _, c := range r.contacts {
+			contacts[c.ContactID] = c
+		}
+		for _, id := range r.gone {
+			contacts[id] = nil
+		}
+	}
+	var out rows
+	for _, a := range agents {
+		out.agents = append(out.agents, a)
+	}
+	for id, c := range contacts {
+		if c == nil {
+			out.gone = append(out.gone, id)
+		} else {
+			out.contacts = append(out.contacts, c)
+		}
+	}
+	return out
+}
+
+// write applies one batch of rows to the read store.
+func (w *writer) write(r rows) {
+	if r.done != nil {
+		defer close(r.done)
+	}
+	if r.replace {
+		if err := w.store.ReplaceLive(r.agents, r.contacts); err != nil {
+			w.log.Error().Err(err).Msg("read store: replace live rows")
+		}
+		return
+	}
+	if len(r.agents) > 0 {
+		if err := w.store.ApplyAgentStates(r.agents); err != nil {
 			w.log.Error().Err(err).Msg("read store: agent states")
 		}
 	}
-	if len(contacts) > 0 || len(gone) > 0 {
-		if contacts == nil {
-			contacts = []*teams.ContactRow{}
-		}
-		if err := w.store.ApplyContacts(contacts, gone); err != nil {
+	if len(r.contacts) > 0 || len(r.gone) > 0 {
+		if err := w.store.ApplyContacts(r.contacts, r.gone); err != nil {
 			w.log.Error().Err(err).Msg("read store: contacts")
 		}
 	}
