@@ -68,24 +68,35 @@ func pathWins(field, body, path string) (string, error) {
 	return path, nil
 }
 
-// subscribe binds the command and read subjects. A command's NATS callback
-// only decodes and queues: the writer replies, so one slow journal write
-// never holds the subscription's other requests behind it.
+// subscribe binds the command and read subjects. Command messages go
+// straight into the writer's channel (no callback goroutine between: one
+// hand-off less on every route); the writer decodes them. Reads are
+// callbacks that never touch the writer, but for decisions.
 func (s *Server) subscribe() error {
 	p := s.cfg.Prefix + "."
-	subs := []struct {
+	commands := []string{p + SubjectRoute, p + SubjectAgentState, p + SubjectContactEvent}
+	// The writer reads ops once a message came through the channel, so
+	// every op is set before the first subscription.
+	for i, op := range []opKind{opRoute, opAgentState, opContactEvent} {
+		s.w.ops[commands[i]] = op
+	}
+	for _, subj := range commands {
+		sub, err := s.nc.ChanQueueSubscribe(subj, "tex-serve", s.w.natsIn)
+		if err != nil {
+			return fmt.Errorf("server: subscribe %s: %w", subj, err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	reads := []struct {
 		subj string
 		fn   nats.MsgHandler
 	}{
-		{p + SubjectRoute, s.natsCommand(opRoute)},
-		{p + SubjectAgentState, s.natsCommand(opAgentState)},
-		{p + SubjectContactEvent, s.natsCommand(opContactEvent)},
 		{p + QueryAgents, s.natsTeamRead(s.readAgents)},
 		{p + QueryQueue, s.natsTeamRead(s.readQueue)},
 		{p + QueryContact, s.natsContactRead(false)},
 		{p + QueryDecisions, s.natsContactRead(true)},
 	}
-	for _, sb := range subs {
+	for _, sb := range reads {
 		sub, err := s.nc.QueueSubscribe(sb.subj, "tex-serve", sb.fn)
 		if err != nil {
 			return fmt.Errorf("server: subscribe %s: %w", sb.subj, err)
@@ -101,19 +112,19 @@ func respond(m *nats.Msg, body []byte) {
 	_ = m.Respond(body)
 }
 
-func (s *Server) natsCommand(op opKind) nats.MsgHandler {
-	return func(m *nats.Msg) {
-		if m.Reply == "" {
-			return // nobody to answer: a command nobody waits for is not applied
-		}
-		c, err := decode(op, m.Data, "")
-		if err != nil {
-			respond(m, encodeError(asRouterError(err)))
-			return
-		}
-		c.done = func(body []byte, _ string) { respond(m, body) }
-		s.w.submit(c)
+// natsCommand turns a command message into a command for the writer, or
+// answers it at once when it cannot be decoded. nil: nothing to do.
+func natsCommand(op opKind, m *nats.Msg) *command {
+	if m.Reply == "" {
+		return nil // nobody to answer: a command nobody waits for is not applied
 	}
+	c, err := decode(op, m.Data, "")
+	if err != nil {
+		respond(m, encodeError(asRouterError(err)))
+		return nil
+	}
+	c.done = func(body []byte, _ string) { respond(m, body) }
+	return c
 }
 
 func (s *Server) natsTeamRead(read func(string) (any, error)) nats.MsgHandler {

@@ -263,6 +263,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.pub.stop(ctx)
 		}
 		s.closeConns()
+		if s.w != nil {
+			s.w.kill() // ends what outlives the writer
+		}
 		s.log.Info().Msg("tex stopped")
 	})
 	return err

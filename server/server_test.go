@@ -170,6 +170,14 @@ func TestErrors(t *testing.T) {
 	nc := connect(t, s)
 	setState(t, nc, "det-016", "available")
 	route(t, nc, "c-e", "")
+	// Reads come from the store, which follows the replies closely but
+	// not in lockstep.
+	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+		if r, ok := s.Store().Snapshot().AgentState("det-016"); !ok || r.State != router.AgentReserved {
+			return errors.New("store behind")
+		}
+		return nil
+	})
 	before := agentsOf(t, nc, "CHA-DET")
 
 	big := `{"contact_id":"c-big","channel":"voice","pad":"` + strings.Repeat("x", router.MaxBodyBytes) + `"}`

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -65,6 +66,10 @@ type flight struct {
 	barrier  chan struct{}
 }
 
+// natsBacklog is how many command messages may wait for the writer. Past
+// it NATS drops them as a slow consumer's and the requester times out.
+const natsBacklog = 1 << 16
+
 // maxFlights bounds the batches whose journal acks are awaited at once.
 const maxFlights = 64
 
@@ -91,9 +96,11 @@ type writer struct {
 	ewtRefresh time.Duration
 
 	in     chan *command
-	quit   chan struct{} // closed by stop: finish queued commands, then exit
-	killed chan struct{} // closed by kill: exit now
-	done   chan struct{} // closed when run returns
+	natsIn chan *nats.Msg    // command messages, straight from the subscriptions
+	ops    map[string]opKind // by subject; filled before the subscriptions start
+	quit   chan struct{}     // closed by stop: finish queued commands, then exit
+	killed chan struct{}     // closed by kill: exit now
+	done   chan struct{}     // closed when run returns
 	once   sync.Once
 	kOnce  sync.Once
 	mu     sync.RWMutex // see submit
@@ -124,7 +131,7 @@ type writer struct {
 
 func newWriter(org *teams.Org, j *journal, pub *publisher, store *teams.Store, m *metrics, log *zerolog.Logger, clock func() time.Time) *writer {
 	return &writer{org: org, journal: j, pub: pub, store: store, metrics: m, log: log, clock: clock,
-		in: make(chan *command, 4096), quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{}),
+		in: make(chan *command, 4096), natsIn: make(chan *nats.Msg, natsBacklog), ops: map[string]opKind{}, quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{}),
 		flights: make(chan *flight, maxFlights), ackerDone: make(chan struct{}),
 		rows: make(chan rows, maxFlights), storerEnd: make(chan struct{})}
 }
@@ -260,9 +267,30 @@ func (w *writer) exit() {
 		select {
 		case c := <-w.in:
 			refuseStopped(c)
+		case m := <-w.natsIn:
+			refuseMsg(w.ops[m.Subject], m)
 		default:
+			// Subscriptions may outlive the writer (Shutdown drains them
+			// first, but not every caller does): answer what still comes
+			// until the server is gone.
+			go func() {
+				for {
+					select {
+					case m := <-w.natsIn:
+						refuseMsg(w.ops[m.Subject], m)
+					case <-w.killed:
+						return
+					}
+				}
+			}()
 			return
 		}
+	}
+}
+
+func refuseMsg(op opKind, m *nats.Msg) {
+	if c := natsCommand(op, m); c != nil {
+		refuseStopped(c)
 	}
 }
 
@@ -290,6 +318,13 @@ func (w *writer) run() {
 			w.batch = append(w.batch[:0], c)
 			w.fill()
 			w.apply(w.batch)
+		case m := <-w.natsIn:
+			w.batch = w.batch[:0]
+			w.addNATS(m)
+			w.fill()
+			if len(w.batch) > 0 {
+				w.apply(w.batch)
+			}
 		case <-timer.C:
 			w.tick()
 		case <-refresh.C:
@@ -315,9 +350,17 @@ func (w *writer) fill() {
 		select {
 		case c := <-w.in:
 			w.batch = append(w.batch, c)
+		case m := <-w.natsIn:
+			w.addNATS(m)
 		default:
 			return
 		}
+	}
+}
+
+func (w *writer) addNATS(m *nats.Msg) {
+	if c := natsCommand(w.ops[m.Subject], m); c != nil {
+		w.batch = append(w.batch, c)
 	}
 }
 
