@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -50,14 +53,57 @@ func (e *entry) commands() []journaled {
 // max_payload (1 MB): a batch of large commands spans several.
 const maxEntryBytes = 512 << 10
 
+// journal writes entries with plain NATS publishes whose replies (the
+// stream's acks) come into a channel the acker reads itself: jetstream's
+// PublishAsync hands each ack through a callback goroutine first, one
+// goroutine hand-off more on every route.
 type journal struct {
-	js      jetstream.JetStream
+	js      jetstream.JetStream // stream management and replay
+	nc      *nats.Conn
 	subject string
+	inbox   string // acks arrive on inbox + id
+	acks    chan *nats.Msg
+	sub     *nats.Subscription
+	last    uint64 // id of the last entry sent; the writer's
+}
+
+// send publishes one entry and returns its id, which its ack carries.
+func (j *journal) send(data []byte) (uint64, error) {
+	j.last++
+	return j.last, j.nc.PublishMsg(&nats.Msg{Subject: j.subject, Reply: j.inbox + strconv.FormatUint(j.last, 10), Data: data})
+}
+
+// ackOf reads an ack: the entry's id, and its stream sequence or why the
+// stream did not take it.
+func (j *journal) ackOf(m *nats.Msg) (id, seq uint64, err error) {
+	id, perr := strconv.ParseUint(strings.TrimPrefix(m.Subject, j.inbox), 10, 64)
+	if perr != nil {
+		return 0, 0, fmt.Errorf("journal ack on %q", m.Subject)
+	}
+	if m.Header.Get("Status") == "503" {
+		return id, 0, errors.New("no journal stream answers (" + JournalStream + " is missing or down)")
+	}
+	var a struct {
+		Seq   uint64 `json:"seq"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	switch err := json.Unmarshal(m.Data, &a); {
+	case err != nil:
+		return id, 0, fmt.Errorf("unreadable journal ack %q: %w", m.Data, err)
+	case a.Error != nil:
+		return id, 0, fmt.Errorf("journal stream refused the entry: %s (%d)", a.Error.Description, a.Error.Code)
+	case a.Seq == 0:
+		return id, 0, fmt.Errorf("journal ack without a sequence: %q", m.Data)
+	}
+	return id, a.Seq, nil
 }
 
 // openJournal returns the journal of a routing group, creating the stream
 // (file storage, kept forever: replay needs every entry) when missing.
-func openJournal(ctx context.Context, js jetstream.JetStream, prefix, group string) (*journal, error) {
+func openJournal(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, prefix, group string) (*journal, error) {
 	subjects := []string{prefix + ".journal.>"}
 	_, err := js.Stream(ctx, JournalStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -75,7 +121,12 @@ func openJournal(ctx context.Context, js jetstream.JetStream, prefix, group stri
 	if err != nil {
 		return nil, fmt.Errorf("server: journal stream %s: %w", JournalStream, err)
 	}
-	return &journal{js: js, subject: prefix + ".journal." + group}, nil
+	j := &journal{js: js, nc: nc, subject: prefix + ".journal." + group, inbox: nc.NewInbox() + ".",
+		acks: make(chan *nats.Msg, natsBacklog)}
+	if j.sub, err = nc.ChanSubscribe(j.inbox+"*", j.acks); err != nil {
+		return nil, fmt.Errorf("server: journal ack inbox: %w", err)
+	}
+	return j, nil
 }
 
 // replay calls apply for every entry of the group's journal, in order,

@@ -179,7 +179,7 @@ func (s *Server) startEngine(ctx context.Context) error {
 	if _, err := scorecard.EnsureEventStream(ctx, s.js, s.cfg.Prefix); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	journal, err := openJournal(ctx, s.js, s.cfg.Prefix, s.cfg.Group)
+	journal, err := openJournal(ctx, s.nc, s.js, s.cfg.Prefix, s.cfg.Group)
 	if err != nil {
 		return err
 	}

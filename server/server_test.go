@@ -508,3 +508,75 @@ func fmtEWT(v *float64) string {
 	}
 	return fmt.Sprint(*v)
 }
+
+// TestJournalRefuses: when the journal stream refuses an entry, the batch
+// is answered unavailable and leaves no trace; once the stream takes
+// entries again, the server goes on from what the journal holds.
+func TestJournalRefuses(t *testing.T) {
+	s := startServer(t, "")
+	nc := connect(t, s)
+	setState(t, nc, "det-016", "available")
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stream, err := js.Stream(ctx, JournalStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := func(max int64) {
+		t.Helper()
+		info, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := info.Config
+		cfg.MaxMsgs, cfg.Discard = max, jetstream.DiscardNew
+		if max < 0 {
+			cfg.Discard = jetstream.DiscardOld
+		}
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit(int64(info.State.Msgs)) // full: the next entry is refused
+	var e errorBody
+	data := req(t, nc, "tex.route", mustJSON(t, map[string]any{"contact_id": "c-lost", "channel": "voice", "market": "DET"}))
+	if err := json.Unmarshal(data, &e); err != nil || e.Error == nil || e.Error.Code != router.CodeUnavailable {
+		t.Fatalf("route with a full journal: %s, want unavailable", data)
+	}
+	limit(-1)
+	// The writer rebuilds from the journal: c-lost never happened, and
+	// det-016 is free for the next contact.
+	var rep router.RouteReply
+	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+		rep = router.RouteReply{}
+		data := req(t, nc, "tex.route", mustJSON(t, map[string]any{"contact_id": "c-next", "channel": "voice", "market": "DET"}))
+		if err := json.Unmarshal(data, &rep); err != nil || rep.Status == "" {
+			return fmt.Errorf("route after the journal recovered: %s", data)
+		}
+		return nil
+	})
+	if rep.Status != router.StatusAssigned || rep.Agent != "det-016" {
+		t.Errorf("route after the journal recovered: %+v, want det-016", rep)
+	}
+	var d errorBody
+	data = req(t, nc, "tex."+QueryDecisions, mustJSON(t, ContactQuery{ContactID: "c-lost"}))
+	if err := json.Unmarshal(data, &d); err != nil || d.Error == nil || d.Error.Code != router.CodeUnknownContact {
+		t.Errorf("decisions of the refused contact: %s, want unknown_contact", data)
+	}
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if _, ok := s.Store().Contact("c-lost"); ok {
+			return errors.New("the refused contact is in the read store")
+		}
+		if _, ok := s.Store().Contact("c-next"); !ok {
+			return errors.New("c-next is not in the read store")
+		}
+		return nil
+	})
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/tex-cx/tex/router"
@@ -56,8 +55,8 @@ const maxBatch = 1024
 // events and rows only; a barrier flight only closes barrier when reached.
 type flight struct {
 	batch    []*command
-	entries  []jetstream.PubAckFuture
-	jerr     error // PublishAsync failed: the flight is refused
+	entries  []uint64 // journal entry ids, whose acks to wait for
+	jerr     error    // PublishAsync failed: the flight is refused
 	events   []outEvent
 	epochs   []int
 	agents   []*teams.AgentStateRow
@@ -77,7 +76,7 @@ const maxFlights = 64
 // shares nothing but channels, and the store (which is safe for readers).
 //
 // The writer does not wait for the journal: it applies a batch, publishes
-// its entries with PublishAsync and hands the batch to the acker goroutine,
+// its journal entries and hands the batch to the acker goroutine,
 // which waits for the acks in batch order and only then replies (the
 // write-ahead rule), publishes the events and writes the read store. The
 // writer meanwhile applies the next batch on top. When a journal write
@@ -119,19 +118,20 @@ type writer struct {
 	storerEnd chan struct{}
 	storing   bool                  // the storer runs; only the writer goroutine reads it
 	failed    atomic.Pointer[error] // set by the acker when a journal write failed
+	early     map[uint64]journalAck // the acker's
 
 	// Reused per batch.
 	batch   []*command
 	jcmds   []journaled // the journal entry being built
 	jsize   int
-	entries []jetstream.PubAckFuture
+	entries []uint64
 	events  []outEvent
 	epochs  []int
 }
 
 func newWriter(org *teams.Org, j *journal, pub *publisher, store *teams.Store, m *metrics, log *zerolog.Logger, clock func() time.Time) *writer {
 	return &writer{org: org, journal: j, pub: pub, store: store, metrics: m, log: log, clock: clock,
-		in: make(chan *command, 4096), natsIn: make(chan *nats.Msg, natsBacklog), ops: map[string]opKind{}, quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{}),
+		in: make(chan *command, 4096), natsIn: make(chan *nats.Msg, natsBacklog), ops: map[string]opKind{}, early: map[uint64]journalAck{}, quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{}),
 		flights: make(chan *flight, maxFlights), ackerDone: make(chan struct{}),
 		rows: make(chan rows, maxFlights), storerEnd: make(chan struct{})}
 }
@@ -526,7 +526,7 @@ func (w *writer) apply(batch []*command) {
 	f := &flight{batch: make([]*command, len(batch)), jerr: jerr}
 	copy(f.batch, batch)
 	if len(w.entries) > 0 {
-		f.entries = make([]jetstream.PubAckFuture, len(w.entries))
+		f.entries = make([]uint64, len(w.entries))
 		copy(f.entries, w.entries)
 	}
 	if jerr != nil {
@@ -538,15 +538,15 @@ func (w *writer) apply(batch []*command) {
 }
 
 // publishEntry writes the journal entry being built. After a failure it
-// still adds a (failed) future, so entry indexes stay aligned; the flight
-// is refused anyway.
+// still adds the entry's id, so entry indexes stay aligned; the flight is
+// refused anyway.
 func (w *writer) publishEntry(now time.Time) error {
 	data, err := json.Marshal(entry{T: now.UnixNano(), C: w.jcmds})
-	var f jetstream.PubAckFuture
+	var id uint64
 	if err == nil {
-		f, err = w.journal.js.PublishAsync(w.journal.subject, data)
+		id, err = w.journal.send(data)
 	}
-	w.entries = append(w.entries, f)
+	w.entries = append(w.entries, id)
 	w.jcmds, w.jsize = w.jcmds[:0], 0
 	return err
 }
@@ -629,33 +629,49 @@ func (w *writer) waitAcks(fl *flight) ([]uint64, error) {
 	}
 	seqs := make([]uint64, len(fl.entries))
 	var timeout <-chan time.Time
-	for i, f := range fl.entries {
-		// Most acks are already in: take them without arming a timer.
-		select {
-		case ack := <-f.Ok():
-			seqs[i] = ack.Sequence
-			continue
-		case err := <-f.Err():
-			return nil, err
-		default:
-		}
-		if timeout == nil {
-			t := time.NewTimer(journalAckWait)
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case ack := <-f.Ok():
-			seqs[i] = ack.Sequence
-		case err := <-f.Err():
-			return nil, err
-		case <-timeout:
-			return nil, errors.New("no journal ack within " + journalAckWait.String())
-		case <-w.killed:
-			return nil, errKilled
+	for i, id := range fl.entries {
+		for {
+			if a, ok := w.early[id]; ok {
+				delete(w.early, id)
+				if a.err != nil {
+					return nil, a.err
+				}
+				seqs[i] = a.seq
+				break
+			}
+			var m *nats.Msg
+			// Most acks are already in: take them without arming a timer.
+			select {
+			case m = <-w.journal.acks:
+			default:
+				if timeout == nil {
+					t := time.NewTimer(journalAckWait)
+					defer t.Stop()
+					timeout = t.C
+				}
+				select {
+				case m = <-w.journal.acks:
+				case <-timeout:
+					return nil, errors.New("no journal ack within " + journalAckWait.String())
+				case <-w.killed:
+					return nil, errKilled
+				}
+			}
+			got, seq, err := w.journal.ackOf(m)
+			if got < id {
+				continue // the ack of an entry already given up on
+			}
+			w.early[got] = journalAck{seq, err}
 		}
 	}
 	return seqs, nil
+}
+
+// journalAck is a journal entry's ack, kept while the acker waits for an earlier
+// one (JetStream acks in order, but nothing here depends on it).
+type journalAck struct {
+	seq uint64
+	err error
 }
 
 // exec runs one command on the core. kind is the journal kind of an
