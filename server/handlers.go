@@ -161,11 +161,14 @@ func (s *Server) natsContactRead(decisions bool) nats.MsgHandler {
 			respond(m, encodeError(&router.Error{Code: router.CodeInvalidRequest, Message: `"contact_id" is required`}))
 			return
 		}
-		if !decisions {
-			respond(m, replyBody(s.readContact(q.ContactID)))
-			return
-		}
 		c := decisionsCommand(q.ContactID)
+		if !decisions {
+			if rep, ok := s.readContact(q.ContactID); ok {
+				respond(m, encodeReply(rep))
+				return
+			}
+			c = contactCommand(q.ContactID)
+		}
 		c.done = func(body []byte, _ string) { respond(m, body) }
 		s.w.submit(c)
 	}
@@ -197,7 +200,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/contacts/{id}/events", s.httpCommand(opContactEvent, "id"))
 	mux.HandleFunc("GET /v1/teams/{team}/agents", s.httpRead(func(r *http.Request) (any, error) { return s.readAgents(r.PathValue("team")) }))
 	mux.HandleFunc("GET /v1/teams/{team}/queue", s.httpRead(func(r *http.Request) (any, error) { return s.readQueue(r.PathValue("team")) }))
-	mux.HandleFunc("GET /v1/contacts/{id}", s.httpRead(func(r *http.Request) (any, error) { return s.readContact(r.PathValue("id")) }))
+	mux.HandleFunc("GET /v1/contacts/{id}", s.httpContact)
 	mux.HandleFunc("GET /v1/contacts/{id}/decisions", s.httpDecisions)
 	mux.HandleFunc("GET /healthz", s.httpHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
@@ -286,6 +289,16 @@ func (s *Server) httpRead(read func(*http.Request) (any, error)) http.HandlerFun
 			return
 		}
 		writeJSON(w, encodeReply(v), "")
+	}
+}
+
+func (s *Server) httpContact(w http.ResponseWriter, r *http.Request) {
+	if rep, ok := s.readContact(r.PathValue("id")); ok {
+		writeJSON(w, encodeReply(rep), "")
+		return
+	}
+	if res, ok := s.await(r.Context(), contactCommand(r.PathValue("id"))); ok {
+		writeJSON(w, res.body, res.code)
 	}
 }
 

@@ -18,6 +18,11 @@ func agentRow(v *router.AgentView) *teams.AgentStateRow {
 	return r
 }
 
+// finished reports whether a contact is done: its row leaves the store.
+func finished(v *router.ContactView) bool {
+	return v.State == router.ContactCompleted || v.State == router.ContactAbandoned
+}
+
 // contactRow is a change view as the store keeps it; at is when its EWT
 // line was computed.
 func contactRow(v *router.ContactView, at time.Time) *teams.ContactRow {
@@ -167,18 +172,35 @@ func (s *Server) readQueue(team string) (any, error) {
 	return rep, nil
 }
 
-func (s *Server) readContact(id string) (any, error) {
+// readContact reads a live contact from the store. A finished one has left
+// the store (it holds live state only) but the core keeps it until
+// retention: ok is false, and contactCommand asks the core.
+func (s *Server) readContact(id string) (rep ContactReply, ok bool) {
 	snap := s.store.Snapshot()
 	c, ok := snap.Contact(id)
 	if !ok {
-		return nil, unknownContact(id)
+		return rep, false
 	}
-	rep := ContactReply{ContactID: c.ContactID, State: c.State, Market: c.Market, Team: c.Team, Agent: c.Agent,
+	rep = ContactReply{ContactID: c.ContactID, State: c.State, Market: c.Market, Team: c.Team, Agent: c.Agent,
 		Channel: c.Channel, Priority: c.Priority, Position: snap.Position(c), Callback: c.Callback, ArrivedAt: c.ArrivedAt}
 	if rep.Position > 0 {
 		rep.EWTSeconds = ewtAt(c, rep.Position, s.cfg.Now())
 	}
-	return rep, nil
+	return rep, true
+}
+
+// contactCommand reads a contact from the core, for the contacts the
+// store no longer holds.
+func contactCommand(id string) *command {
+	return &command{op: opRead, read: func(core *router.Core) (any, error) {
+		v, ok := core.Contact(id)
+		if !ok {
+			return nil, unknownContact(id)
+		}
+		return ContactReply{ContactID: v.ContactID, State: v.State, Market: v.Market, Team: v.Team, Agent: v.Agent,
+			Channel: v.Channel, Priority: v.Priority, Position: v.Position, Callback: v.Callback,
+			ArrivedAt: v.ArrivedAt, EWTSeconds: v.EWTSeconds}, nil
+	}}
 }
 
 // decisionsCommand reads a contact's decisions from the core, which alone

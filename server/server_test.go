@@ -84,6 +84,17 @@ func TestLifecycleResolvedOnStream(t *testing.T) {
 		}
 		return errors.New("det-016 not available with 1 contact today")
 	})
+	// The finished contact has left the read store, which holds live
+	// state; a read of it falls back to the core, over NATS and HTTP.
+	if _, ok := s.Store().Contact("c-1"); ok {
+		t.Error("the finished contact is still in the read store")
+	}
+	var c ContactReply
+	reqInto(t, nc, "tex."+QueryContact, ContactQuery{ContactID: "c-1"}, &c)
+	status, body := httpDo(t, s, "GET", "/v1/contacts/c-1", nil)
+	if c.State != router.ContactCompleted || c.Agent != "det-016" || status != 200 || !bytes.Equal(bytes.TrimSpace(body), mustJSON(t, c)) {
+		t.Errorf("finished contact: NATS %+v, HTTP %d %s", c, status, body)
+	}
 }
 
 func TestQueueAndAgentPull(t *testing.T) {

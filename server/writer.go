@@ -444,18 +444,25 @@ func (w *writer) finishFlight(f *flight) {
 		}
 	}
 	if len(ch.Contacts) > 0 || len(ch.Gone) > 0 {
-		f.contacts = contactRows(ch.Contacts, w.core.Now())
-		f.gone = ch.Gone
+		var done []string
+		f.contacts, done = contactRows(ch.Contacts, w.core.Now())
+		f.gone = append(done, ch.Gone...)
 	}
 	w.send(f)
 }
 
-func contactRows(views []router.ContactView, at time.Time) []*teams.ContactRow {
-	rows := make([]*teams.ContactRow, len(views))
+// contactRows turns change views into store rows, and the ids of
+// finished contacts, which leave the store.
+func contactRows(views []router.ContactView, at time.Time) (rows []*teams.ContactRow, done []string) {
+	rows = make([]*teams.ContactRow, 0, len(views))
 	for i := range views {
-		rows[i] = contactRow(&views[i], at)
+		if finished(&views[i]) {
+			done = append(done, views[i].ContactID)
+			continue
+		}
+		rows = append(rows, contactRow(&views[i], at))
 	}
-	return rows
+	return rows, done
 }
 
 // defaultEWTRefresh is how often the read store's EWT lines are
@@ -473,7 +480,8 @@ func (w *writer) refreshEWT() {
 	if len(views) == 0 {
 		return
 	}
-	w.send(&flight{contacts: contactRows(views, w.core.Now())})
+	rows, _ := contactRows(views, w.core.Now()) // waiting: none finished
+	w.send(&flight{contacts: rows})
 }
 
 // collect takes the core's events, tagged with the batch entry they follow.
@@ -700,8 +708,8 @@ func (w *writer) exec(c *command, now time.Time) (reply any, kind string, err er
 // through the storer, behind the rows it still holds.
 func (w *writer) syncStore() {
 	ch := w.core.TakeChanges()
-	r := rows{replace: true, agents: make([]*teams.AgentStateRow, len(ch.Agents)),
-		contacts: contactRows(ch.Contacts, w.core.Now())}
+	r := rows{replace: true, agents: make([]*teams.AgentStateRow, len(ch.Agents))}
+	r.contacts, _ = contactRows(ch.Contacts, w.core.Now()) // finished ones are not in a fresh store
 	for i := range ch.Agents {
 		r.agents[i] = agentRow(&ch.Agents[i])
 	}

@@ -161,13 +161,10 @@ func contactsTableSchema() *memdb.TableSchema {
 				Unique:  true,
 				Indexer: &memdb.StringFieldIndex{Field: "ContactID"},
 			},
-			// team: the team's queue and the contacts its agents hold.
-			IndexTeam: {
-				Name:    IndexTeam,
-				Indexer: &memdb.StringFieldIndex{Field: "Team"},
-			},
-			// team_state: contacts of a team in one state (queued, talking...)
-			// for queue views and counts.
+			// team_state: contacts of a team in one state (queued, offered...)
+			// for queue views and counts, and by prefix all of a team's.
+			// Every index costs on each write, and a route writes a row:
+			// there is no separate team index.
 			IndexTeamState: {
 				Name: IndexTeamState,
 				Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{

@@ -46,7 +46,7 @@ func (r *AgentStateRow) Today(now time.Time) int {
 	return r.ContactsToday
 }
 
-// ContactRow is one live contact, from arrival until retention forgets it.
+// ContactRow is one live contact, from arrival until it is finished.
 // A waiting contact (queued on the line, or a callback) holds no position:
 // it moves each time a contact ahead of it leaves, so Queue derives
 // positions when read, and a route writes one row, not the whole queue.
@@ -375,7 +375,10 @@ func (s *Snapshot) Contact(id string) (*ContactRow, bool) {
 
 // Contacts returns a team's live contacts, by contact id.
 func (s *Snapshot) Contacts(team string) []*ContactRow {
-	return get[*ContactRow](s.txn, TableContacts, IndexTeam, team)
+	// The empty last argument makes the prefix the whole team name.
+	out := get[*ContactRow](s.txn, TableContacts, IndexTeamState+"_prefix", team, "")
+	slices.SortFunc(out, func(a, b *ContactRow) int { return strings.Compare(a.ContactID, b.ContactID) })
+	return out
 }
 
 // Queue returns a team's waiting contacts in queue order: the contact at

@@ -198,7 +198,8 @@ func TestStoreContacts(t *testing.T) {
 		c("c3", "T1", "active", 0, 0),
 		c("c4", "T1", "callback", 0, 3),
 		c("c5", "T2", "queued", 0, 1),
-		c("c6", "T1", "queued", 5, 9), // higher priority: ahead of every 0
+		c("c6", "T1", "queued", 5, 9),  // higher priority: ahead of every 0
+		c("c7", "T1x", "queued", 0, 0), // a team name T1 is a prefix of
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
