@@ -76,7 +76,7 @@ type publisher struct {
 	mark  eventID    // highest id acked in order
 	saved eventID
 
-	in       chan []outEvent
+	in       chan []pending // publishes in flight, for run to track
 	inflight []pending
 	killc    chan struct{}
 	done     chan struct{}
@@ -94,7 +94,7 @@ func newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pr
 		return nil, fmt.Errorf("server: state bucket %s: %w", StateBucket, err)
 	}
 	p := &publisher{nc: nc, js: js, kv: kv, key: group + ".published", prefix: prefix, log: log, metrics: m,
-		mark: noMark, in: make(chan []outEvent, 1024), killc: make(chan struct{}), done: make(chan struct{})}
+		mark: noMark, in: make(chan []pending, 1024), killc: make(chan struct{}), done: make(chan struct{})}
 	ent, err := kv.Get(ctx, p.key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -112,41 +112,16 @@ func newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pr
 	return p, nil
 }
 
-// send queues a batch for publishing; it gives up when the server is killed.
+// send publishes a batch of events in order and hands their acks to the
+// run goroutine, which moves the mark. It is called by one goroutine at a
+// time (the acker, or the writer while the acker is drained), right after
+// the replies: a platform waiting for an assigned event gets it without
+// one more goroutine hand-off. It gives up when the server is killed.
 func (p *publisher) send(b []outEvent, killed <-chan struct{}) {
 	if len(b) == 0 {
 		return
 	}
-	select {
-	case p.in <- b:
-	case <-killed:
-	case <-p.killc:
-	}
-}
-
-func (p *publisher) run() {
-	defer close(p.done)
-	save := time.NewTicker(250 * time.Millisecond)
-	defer save.Stop()
-	for {
-		select {
-		case b, ok := <-p.in:
-			if !ok {
-				p.finish()
-				return
-			}
-			p.publish(b)
-			p.reap(false)
-		case <-save.C:
-			p.reap(false)
-			p.save()
-		case <-p.killc:
-			return
-		}
-	}
-}
-
-func (p *publisher) publish(b []outEvent) {
+	sent := make([]pending, 0, len(b))
 	for i := range b {
 		e := &b[i]
 		data, err := json.Marshal(e.ev.Payload())
@@ -160,9 +135,36 @@ func (p *publisher) publish(b []outEvent) {
 			p.log.Error().Err(err).Str(logSubject, subj).Msg("publish event")
 			continue
 		}
-		p.inflight = append(p.inflight, pending{f, e.id})
+		sent = append(sent, pending{f, e.id})
 		if !e.replay {
 			p.observe(&e.ev)
+		}
+	}
+	select {
+	case p.in <- sent:
+	case <-killed:
+	case <-p.killc:
+	}
+}
+
+func (p *publisher) run() {
+	defer close(p.done)
+	save := time.NewTicker(250 * time.Millisecond)
+	defer save.Stop()
+	for {
+		select {
+		case sent, ok := <-p.in:
+			if !ok {
+				p.finish()
+				return
+			}
+			p.inflight = append(p.inflight, sent...)
+			p.reap(false)
+		case <-save.C:
+			p.reap(false)
+			p.save()
+		case <-p.killc:
+			return
 		}
 	}
 }
