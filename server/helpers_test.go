@@ -39,14 +39,19 @@ func startServer(t testing.TB, dir string) *Server {
 	return startServerClock(t, dir, nil)
 }
 
+// testConfig is a server on random ports with dir as its store.
+func testConfig(t testing.TB, dir string, clock func() time.Time) Config {
+	log := zerolog.Nop()
+	return Config{Org: sampleOrg(t), DataDir: dir, NATSListen: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Log: &log, Now: clock, EWTRefresh: 20 * time.Millisecond}
+}
+
 func startServerClock(t testing.TB, dir string, clock func() time.Time) *Server {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	log := zerolog.Nop()
-	s, err := Start(context.Background(), Config{Org: sampleOrg(t), DataDir: dir, NATSListen: "127.0.0.1:0",
-		HTTPAddr: "127.0.0.1:0", Log: &log, Now: clock, EWTRefresh: 20 * time.Millisecond})
+	s, err := Start(context.Background(), testConfig(t, dir, clock))
 	if err != nil {
 		t.Fatal(err)
 	}
