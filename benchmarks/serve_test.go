@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/tex-cx/tex/server"
@@ -22,12 +23,40 @@ import (
 // with JetStream on a random port, file store in a temp dir, journal on.
 func startServe(b *testing.B) (*server.Server, *nats.Conn) {
 	b.Helper()
+	return startServeDir(b, b.TempDir())
+}
+
+// jetstreamAck is a journal write the replay benchmark waits for.
+type jetstreamAck struct{ f jetstream.PubAckFuture }
+
+func (a jetstreamAck) wait(b *testing.B) {
+	select {
+	case <-a.f.Ok():
+	case err := <-a.f.Err():
+		b.Fatal(err)
+	}
+}
+
+func publishAsync(b *testing.B, nc *nats.Conn, subj, data string) jetstreamAck {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := js.PublishAsync(subj, []byte(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return jetstreamAck{f}
+}
+
+func startServeDir(b *testing.B, dir string) (*server.Server, *nats.Conn) {
+	b.Helper()
 	org, err := teams.Load("../testdata/org")
 	if err != nil {
 		b.Fatal(err)
 	}
 	log := zerolog.Nop()
-	s, err := server.Start(context.Background(), server.Config{Org: org, DataDir: b.TempDir(), NATSListen: "127.0.0.1:0", Log: &log})
+	s, err := server.Start(context.Background(), server.Config{Org: org, DataDir: dir, NATSListen: "127.0.0.1:0", Log: &log})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -198,3 +227,148 @@ func BenchmarkDispatch(b *testing.B) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// BenchmarkServeRate offers commands at a fixed rate: 32 requesters, each
+// on its own connection, send a route and then its abandon on a schedule.
+// Latency counts from the send (Go's timers wake up to a millisecond
+// late, which would swamp the figure); a requester whose replies lag
+// falls behind its schedule, which shows as commands/s below the rate.
+// b.N is the number of commands.
+func BenchmarkServeRate(b *testing.B) {
+	s, _ := startServe(b)
+	for _, rate := range []int{5000, 10000} {
+		b.Run(fmt.Sprintf("commands=%d", rate), func(b *testing.B) {
+			const requesters = 32
+			interval := time.Duration(float64(time.Second) * requesters / float64(rate))
+			per := max(b.N/requesters/2, 1)
+			var (
+				mu      sync.Mutex
+				all     []time.Duration
+				wg      sync.WaitGroup
+				counter atomic.Int64
+			)
+			conns := make([]*nats.Conn, requesters)
+			for i := range conns {
+				c, err := nats.Connect(s.NATSURL())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				conns[i] = c
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for g := range requesters {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					lat := make([]time.Duration, 0, 2*per)
+					// Requesters start spread over one interval.
+					next := start.Add(interval * time.Duration(g) / requesters)
+					do := func(subj, body string) bool {
+						time.Sleep(time.Until(next))
+						t0 := time.Now()
+						if _, err := conns[g].Request(subj, []byte(body), 5*time.Second); err != nil {
+							b.Error(err)
+							return false
+						}
+						lat = append(lat, time.Since(t0))
+						next = next.Add(interval)
+						return true
+					}
+					for range per {
+						id := fmt.Sprintf("r-%d", counter.Add(1))
+						if !do("tex.route", `{"contact_id":"`+id+`","channel":"voice","market":"DET"}`) ||
+							!do("tex.contact.event", `{"contact_id":"`+id+`","type":"abandoned"}`) {
+							return
+						}
+					}
+					mu.Lock()
+					all = append(all, lat...)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			report(b, all, elapsed, "commands")
+		})
+	}
+}
+
+// BenchmarkRouteLongQueue routes into a team whose queue already holds
+// 5,000 contacts: a route must not cost in proportion to the queue.
+func BenchmarkRouteLongQueue(b *testing.B) {
+	_, nc := startServe(b)
+	for i := range 5000 {
+		m, err := nc.Request("tex.route", []byte(fmt.Sprintf(`{"contact_id":"w-%d","channel":"voice","market":"DET"}`, i)), 5*time.Second)
+		if err != nil || !contains(m.Data, `"position":`+fmt.Sprint(i+1)) {
+			b.Fatalf("setup %d: %v %s", i, err, m.Data)
+		}
+	}
+	var lat []time.Duration
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		id := fmt.Sprintf("q-%d", i)
+		t0 := time.Now()
+		m, err := nc.Request("tex.route", []byte(`{"contact_id":"`+id+`","channel":"voice","market":"DET"}`), 5*time.Second)
+		if err != nil || !contains(m.Data, `"position":5001`) {
+			b.Fatalf("%v %s", err, m.Data)
+		}
+		lat = append(lat, time.Since(t0))
+		b.StopTimer()
+		if _, err := nc.Request("tex.contact.event", []byte(`{"contact_id":"`+id+`","type":"abandoned"}`), 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	report(b, lat, time.Since(start), "req")
+}
+
+// BenchmarkReplay times a start on a journal of 200,000 commands (100,000
+// contacts, each routed and abandoned, 100 commands an entry, a second
+// apart in batches): the restart time of a server without a snapshot.
+func BenchmarkReplay(b *testing.B) {
+	dir := b.TempDir()
+	s, nc := startServeDir(b, dir)
+	const contacts = 100_000
+	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	var futures []jetstreamAck
+	for i := 0; i < contacts; i += 50 {
+		var cmds []string
+		for j := i; j < i+50; j++ {
+			id := fmt.Sprintf("j-%d", j)
+			cmds = append(cmds, `{"k":"route","b":{"contact_id":"`+id+`","channel":"voice","market":"DET"}}`,
+				`{"k":"contact_event","b":{"contact_id":"`+id+`","type":"abandoned"}}`)
+		}
+		at := t0.Add(time.Duration(i/50) * time.Second).UnixNano()
+		data := fmt.Sprintf(`{"t":%d,"c":[%s]}`, at, strings.Join(cmds, ","))
+		futures = append(futures, publishAsync(b, nc, "tex.journal.org", data))
+	}
+	for _, f := range futures {
+		f.wait(b)
+	}
+	stop := func(s *server.Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop(s)
+	// The first start publishes the entries' events, which no server has
+	// yet: a restart publishes only what it had not.
+	s, _ = startServeDir(b, dir)
+	stop(s)
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		s2, _ := startServeDir(b, dir)
+		took := time.Since(start)
+		b.StopTimer()
+		stop(s2)
+		b.StartTimer()
+		b.ReportMetric(float64(2*contacts)/took.Seconds(), "commands/s")
+	}
+}
