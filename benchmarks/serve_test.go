@@ -136,48 +136,59 @@ func BenchmarkServe(b *testing.B) {
 	for _, par := range []int{1, 16} {
 		for _, k := range kinds {
 			b.Run(fmt.Sprintf("%s/requesters=%d", k.name, par), func(b *testing.B) {
-				conns := make([]*nats.Conn, par)
-				for i := range conns {
-					c, err := nats.Connect(s.NATSURL())
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer c.Close()
-					conns[i] = c
-				}
-				var (
-					mu  sync.Mutex
-					all []time.Duration
-				)
 				per := max(b.N/par, 1)
-				b.ResetTimer()
-				start := time.Now()
-				var wg sync.WaitGroup
-				for i := range par {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						lat := make([]time.Duration, 0, per)
-						for range per {
-							d, err := k.op(conns[i])
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							lat = append(lat, d)
+				all, elapsed := fanOut(b, s, par, func(conn *nats.Conn, _ time.Time) []time.Duration {
+					lat := make([]time.Duration, 0, per)
+					for range per {
+						d, err := k.op(conn)
+						if err != nil {
+							b.Error(err)
+							break
 						}
-						mu.Lock()
-						all = append(all, lat...)
-						mu.Unlock()
-					}()
-				}
-				wg.Wait()
-				elapsed := time.Since(start)
-				b.StopTimer()
+						lat = append(lat, d)
+					}
+					return lat
+				})
 				report(b, all, elapsed, "req")
 			})
 		}
 	}
+}
+
+// fanOut runs each on n connections of its own at once, from start, and
+// gathers the latencies they measured, with the time they all took. The
+// benchmark timer runs only while they do.
+func fanOut(b *testing.B, s *server.Server, n int, each func(conn *nats.Conn, start time.Time) []time.Duration) ([]time.Duration, time.Duration) {
+	conns := make([]*nats.Conn, n)
+	for i := range conns {
+		c, err := nats.Connect(s.NATSURL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	var (
+		mu  sync.Mutex
+		all []time.Duration
+		wg  sync.WaitGroup
+	)
+	b.ResetTimer()
+	start := time.Now()
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := each(c, start)
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	return all, elapsed
 }
 
 // BenchmarkDispatch measures the time from an agent freeing up (its
@@ -241,56 +252,31 @@ func BenchmarkServeRate(b *testing.B) {
 			const requesters = 32
 			interval := time.Duration(float64(time.Second) * requesters / float64(rate))
 			per := max(b.N/requesters/2, 1)
-			var (
-				mu      sync.Mutex
-				all     []time.Duration
-				wg      sync.WaitGroup
-				counter atomic.Int64
-			)
-			conns := make([]*nats.Conn, requesters)
-			for i := range conns {
-				c, err := nats.Connect(s.NATSURL())
-				if err != nil {
-					b.Fatal(err)
+			var counter, requester atomic.Int64
+			all, elapsed := fanOut(b, s, requesters, func(conn *nats.Conn, start time.Time) []time.Duration {
+				lat := make([]time.Duration, 0, 2*per)
+				// Requesters start spread over one interval.
+				next := start.Add(interval * time.Duration(requester.Add(1)) / requesters)
+				do := func(subj, body string) bool {
+					time.Sleep(time.Until(next))
+					t0 := time.Now()
+					if _, err := conn.Request(subj, []byte(body), 5*time.Second); err != nil {
+						b.Error(err)
+						return false
+					}
+					lat = append(lat, time.Since(t0))
+					next = next.Add(interval)
+					return true
 				}
-				defer c.Close()
-				conns[i] = c
-			}
-			b.ResetTimer()
-			start := time.Now()
-			for g := range requesters {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					lat := make([]time.Duration, 0, 2*per)
-					// Requesters start spread over one interval.
-					next := start.Add(interval * time.Duration(g) / requesters)
-					do := func(subj, body string) bool {
-						time.Sleep(time.Until(next))
-						t0 := time.Now()
-						if _, err := conns[g].Request(subj, []byte(body), 5*time.Second); err != nil {
-							b.Error(err)
-							return false
-						}
-						lat = append(lat, time.Since(t0))
-						next = next.Add(interval)
-						return true
+				for range per {
+					id := fmt.Sprintf("r-%d", counter.Add(1))
+					if !do("tex.route", `{"contact_id":"`+id+`","channel":"voice","market":"DET"}`) ||
+						!do("tex.contact.event", `{"contact_id":"`+id+`","type":"abandoned"}`) {
+						break
 					}
-					for range per {
-						id := fmt.Sprintf("r-%d", counter.Add(1))
-						if !do("tex.route", `{"contact_id":"`+id+`","channel":"voice","market":"DET"}`) ||
-							!do("tex.contact.event", `{"contact_id":"`+id+`","type":"abandoned"}`) {
-							return
-						}
-					}
-					mu.Lock()
-					all = append(all, lat...)
-					mu.Unlock()
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
+				}
+				return lat
+			})
 			report(b, all, elapsed, "commands")
 		})
 	}

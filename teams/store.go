@@ -165,9 +165,14 @@ func (s *Store) ApplyAgentStates(rows []*AgentStateRow) error {
 	if err != nil {
 		return err
 	}
+	return s.update(func(txn *memdb.Txn) error { return upsertAgentStatesTxn(txn, copies) })
+}
+
+// update runs fn in one write transaction, committed when fn succeeds.
+func (s *Store) update(fn func(*memdb.Txn) error) error {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
-	if err := upsertAgentStatesTxn(txn, copies); err != nil {
+	if err := fn(txn); err != nil {
 		return err
 	}
 	txn.Commit()
@@ -204,13 +209,7 @@ func (s *Store) ApplyContacts(upserts []*ContactRow, deletes []string) error {
 	if err != nil {
 		return err
 	}
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	if err := applyContactsTxn(txn, copies, deletes); err != nil {
-		return err
-	}
-	txn.Commit()
-	return nil
+	return s.update(func(txn *memdb.Txn) error { return applyContactsTxn(txn, copies, deletes) })
 }
 
 func copyContacts(rows []*ContactRow) ([]*ContactRow, error) {
@@ -240,22 +239,18 @@ func (s *Store) ReplaceLive(agents []*AgentStateRow, contacts []*ContactRow) err
 	if contacts, err = copyContacts(contacts); err != nil {
 		return err
 	}
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	if _, err := txn.DeleteAll(TableAgentStates, IndexID); err != nil {
-		return fmt.Errorf("clear agent states: %w", err)
-	}
-	if _, err := txn.DeleteAll(TableContacts, IndexID); err != nil {
-		return fmt.Errorf("clear contacts: %w", err)
-	}
-	if err := upsertAgentStatesTxn(txn, agents); err != nil {
-		return err
-	}
-	if err := applyContactsTxn(txn, contacts, nil); err != nil {
-		return err
-	}
-	txn.Commit()
-	return nil
+	return s.update(func(txn *memdb.Txn) error {
+		if _, err := txn.DeleteAll(TableAgentStates, IndexID); err != nil {
+			return fmt.Errorf("clear agent states: %w", err)
+		}
+		if _, err := txn.DeleteAll(TableContacts, IndexID); err != nil {
+			return fmt.Errorf("clear contacts: %w", err)
+		}
+		if err := upsertAgentStatesTxn(txn, agents); err != nil {
+			return err
+		}
+		return applyContactsTxn(txn, contacts, nil)
+	})
 }
 
 func applyContactsTxn(txn *memdb.Txn, upserts []*ContactRow, deletes []string) error {
