@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/tex-cx/tex/scorecard"
+	"github.com/tex-cx/tex/server/natstest"
 	"github.com/tex-cx/tex/teams"
 )
 
@@ -134,16 +134,7 @@ func BenchmarkScorecardQuery(b *testing.B) {
 func BenchmarkScorecardIngest(b *testing.B) {
 	for _, n := range []int{100_000} {
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
-			srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-				StoreDir: b.TempDir(), NoLog: true, NoSigs: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			go srv.Start()
-			if !srv.ReadyForConnections(10 * time.Second) {
-				b.Fatal("nats-server did not start")
-			}
-			defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+			srv := natstest.Run(b)
 			nc, err := nats.Connect(srv.ClientURL())
 			if err != nil {
 				b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/tex-cx/tex/server/natstest"
 	"github.com/tex-cx/tex/teams"
 )
 
@@ -134,18 +135,4 @@ var approx = cmpopts.EquateApprox(0, 1e-5)
 
 func diff(want, got any) string { return cmp.Diff(want, got, approx) }
 
-// checkFor polls f every step until it returns nil or total has passed.
-func checkFor(t testing.TB, total, step time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
+var checkFor = natstest.Eventually

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/tex-cx/tex/server/natstest"
 	"github.com/tex-cx/tex/teams"
 )
 
@@ -120,21 +121,7 @@ func httpDo(t testing.TB, s *Server, method, path string, body []byte) (int, []b
 	return res.StatusCode, bytes.TrimSpace(out)
 }
 
-// checkFor polls f every step until it returns nil or total has passed.
-func checkFor(t testing.TB, total, step time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
+var checkFor = natstest.Eventually
 
 func setState(t testing.TB, nc *nats.Conn, agent, state string) {
 	t.Helper()

@@ -15,12 +15,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/tex-cx/tex/scorecard"
+	"github.com/tex-cx/tex/server/natstest"
 	"github.com/tex-cx/tex/teams"
 )
 
@@ -43,16 +43,7 @@ func scorecardOrg() *teams.Org {
 // on it, and returns the server's URL and a JetStream client.
 func startScorecard(t *testing.T, now time.Time) (string, jetstream.JetStream, *scorecard.Service) {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := natstest.Run(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -79,22 +70,6 @@ func resolvedJSON(id, customer, agent, arrived string, resolved bool, csat int) 
 		id, customer, agent, a.Format(time.RFC3339), a.Add(5*time.Minute).Format(time.RFC3339),
 		a.Add(6*time.Minute).Format(time.RFC3339), resolved)
 	return r, fmt.Sprintf(`{"contact_id":%q,"csat":%d}`, id, csat)
-}
-
-// scCheckFor polls f every step until it returns nil or total has passed.
-func scCheckFor(t *testing.T, total, step time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
 }
 
 func TestScorecardCLI(t *testing.T) {
@@ -124,7 +99,7 @@ func TestScorecardCLI(t *testing.T) {
 	pub("tex.events.resolved.DET", `{"contact_id": 42}`) // bad: logged and passed over
 	c4, _ := resolvedJSON("c4", "C", "det-001", "2026-11-23T09:00:00Z", true, 0)
 	pub("tex.events.resolved.DET", c4) // W48
-	scCheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	natstest.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if st := svc.Aggregator().Stats(); st.Contacts != 4 || !svc.Ready() {
 			return fmt.Errorf("stats %+v", st)
 		}
