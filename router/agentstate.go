@@ -39,7 +39,8 @@ func (c *Core) SetAgentState(now time.Time, req *AgentStateRequest) (AgentStateR
 	if !c.teams[a.team].owned {
 		return AgentStateReply{}, errorf(CodeUnavailable, "agent %s is on team %s, which another routing group owns", a.id, c.teams[a.team].id)
 	}
-	if req.State == a.state && !a.hasPending {
+	if req.State == a.state && !a.hasPending || a.hasPending && a.pending == want {
+		// Already so, or already on the way there: a retry changes nothing.
 		return c.agentReply(a, false), nil
 	}
 	live := a.offers + a.active + a.wrapping
@@ -70,9 +71,11 @@ func (c *Core) SetAgentState(now time.Time, req *AgentStateRequest) (AgentStateR
 	}
 	if live > 0 {
 		// Away or offline with a live contact takes effect when it ends.
+		// Contacts held or called back for this agent go on at once.
 		a.pending, a.hasPending = want, true
 		a.reason = req.Reason
 		c.refreshAgent(a, req.Reason)
+		c.recheckHeld(a)
 		return c.agentReply(a, true), nil
 	}
 	a.presence, a.hasPending = want, false
@@ -109,6 +112,7 @@ func (a *agent) effectiveState() string {
 // refreshAgent recomputes the agent's state and readiness after a change,
 // and reports a state change.
 func (c *Core) refreshAgent(a *agent, reason string) {
+	c.epoch++
 	c.markAgent(a)
 	ready := a.presence == presAvailable && !a.notResponding && !a.hasPending &&
 		!(a.wrapping > 0 && a.active == 0 && a.offers == 0) && c.hasAnyRoom(a)
@@ -126,6 +130,9 @@ func (c *Core) refreshAgent(a *agent, reason string) {
 	}
 	prev := a.state
 	a.state, a.stateSince = st, c.now
+	if !c.evMask.Has(KindAgentState) {
+		return
+	}
 	if a.notResponding && st == AgentNotResponding && reason == "" {
 		reason = "missed offers"
 	}
@@ -173,6 +180,8 @@ func (c *Core) pull(a *agent) {
 // contacts whose open fallback steps include the agent count.
 func (c *Core) bestWaiting(a *agent) (best *contact, kind teams.StepKind, considered int) {
 	var bestAff float64
+	var bestYields bool
+	yieldUntil := c.now - secs(c.cfg.CallbackYieldSeconds)
 	consider := func(ct *contact) bool {
 		considered++
 		if best != nil && ct.priority < best.priority {
@@ -186,9 +195,12 @@ func (c *Core) bestWaiting(a *agent) (best *contact, kind teams.StepKind, consid
 		if c.policy != PolicyTex {
 			aff = 0
 		}
+		// A recent callback gives way to callers on the line.
+		yields := ct.callback && ct.cbAt > yieldUntil
 		if best == nil || ct.priority > best.priority ||
-			(ct.priority == best.priority && (aff > bestAff || (aff == bestAff && ct.seq < best.seq))) {
-			best, bestAff, kind = ct, aff, k
+			(ct.priority == best.priority && (bestYields && !yields ||
+				bestYields == yields && (aff > bestAff || (aff == bestAff && ct.seq < best.seq)))) {
+			best, bestAff, bestYields, kind = ct, aff, yields, k
 		}
 		return true
 	}
@@ -210,6 +222,15 @@ func (c *Core) bestWaiting(a *agent) (best *contact, kind teams.StepKind, consid
 		}
 	}
 	return best, kind, considered
+}
+
+// releaseHeld lets contacts held or called back for agent a go on down
+// their chains when the agent stops taking work: a missed offer too many,
+// or an away or offline that waited for the last contact to end.
+func (c *Core) releaseHeld(a *agent) {
+	if a.presence != presAvailable || a.notResponding {
+		c.recheckHeld(a)
+	}
 }
 
 // recheckHeld re-dispatches contacts held at a step that counted on agent

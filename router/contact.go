@@ -23,8 +23,11 @@ type contact struct {
 	ani         string
 	matchedBy   string
 	hist        history // the customer's history when the contact arrived
-	known       int32   // the known agent when on the home team, else -1
-	served      []int32 // other home-team agents who served the customer before
+	mem         int32   // slot of the customer's memory, -1 none yet (Core.contactMemory)
+	memGen      uint32
+	known       int32       // the known agent when on the home team, else -1
+	served      []int32     // other home-team agents who served the customer before
+	knownChoice knownChoice // what to do while the known agent is busy (known.go)
 
 	state     string
 	arrivedAt ts
@@ -34,6 +37,7 @@ type contact struct {
 	gen       uint32
 	callback  bool
 	cbNumber  string
+	cbAt      ts // when the callback was requested
 	cbOffered bool
 	queued    bool // in its team's queue
 	inAny     bool // in Core.anyWait
@@ -74,30 +78,92 @@ type missed struct {
 
 // histEntry is one remembered contact between a customer and an agent.
 type histEntry struct {
-	agent    int32
 	at       ts
+	agent    int32
 	resolved int8 // -1 unknown, 0 no, 1 yes
 }
 
 // history is the engine's continuity memory of one customer: the most
 // recent agents who served them, newest first.
 type history struct {
-	n       int
+	n       int32
+	gen     uint32 // of the memory slot (Core.contactMemory)
 	entries [4]histEntry
+}
+
+// histChunk is how many histories one chunk of the slab holds.
+const histChunk = 4096
+
+// memoryOf returns the continuity memory of a customer, or nil.
+func (c *Core) memoryOf(key string) *history {
+	if i, ok := c.memory[key]; ok {
+		return c.history(i)
+	}
+	return nil
+}
+
+func (c *Core) history(i int32) *history { return &c.histories[i/histChunk][i%histChunk] }
+
+// contactMemory returns the memory of a contact's customer, making it when
+// there is none. The contact keeps the slot it found, so that its later
+// steps skip the map; the slot's generation tells if it was forgotten and
+// reused since.
+func (c *Core) contactMemory(ct *contact) *history {
+	if ct.mem >= 0 {
+		if h := c.history(ct.mem); h.gen == ct.memGen {
+			return h
+		}
+	}
+	i := c.remember(ct.customerKey)
+	ct.mem, ct.memGen = i, c.history(i).gen
+	return c.history(i)
+}
+
+// remember returns the slot of the customer's memory, making an empty one
+// (due for the sweep a memory TTL from now) when there is none.
+func (c *Core) remember(key string) int32 {
+	if i, ok := c.memory[key]; ok {
+		return i
+	}
+	var i int32
+	if n := len(c.freeHist); n > 0 {
+		i = c.freeHist[n-1]
+		c.freeHist = c.freeHist[:n-1]
+	} else {
+		i = c.nHist
+		if int(i/histChunk) == len(c.histories) {
+			c.histories = append(c.histories, new([histChunk]history))
+		}
+		c.nHist++
+	}
+	c.memory[key] = i
+	c.memorySweep = append(c.memorySweep, memoryDue{key: key, at: c.now + c.memoryTTL})
+	return i
+}
+
+// forgetMemory drops a customer's memory. Its slot's generation moves on,
+// so a contact that still holds the slot sees it was forgotten.
+func (c *Core) forgetMemory(key string) {
+	if i, ok := c.memory[key]; ok {
+		h := c.history(i)
+		*h = history{gen: h.gen + 1}
+		c.freeHist = append(c.freeHist, i)
+		delete(c.memory, key)
+	}
 }
 
 // record notes that agent served the customer at t, keeping each agent once.
 func (h *history) record(agent int32, at ts) {
-	pos := h.n
-	for i := 0; i < h.n; i++ {
+	pos := int(h.n)
+	for i := range h.n {
 		if h.entries[i].agent == agent {
-			pos = i
+			pos = int(i)
 			break
 		}
 	}
 	if pos == len(h.entries) {
 		pos = len(h.entries) - 1
-	} else if pos == h.n {
+	} else if pos == int(h.n) {
 		h.n++
 	}
 	copy(h.entries[1:pos+1], h.entries[:pos])
@@ -105,7 +171,7 @@ func (h *history) record(agent int32, at ts) {
 }
 
 func (h *history) setResolved(agent int32, resolved *bool) {
-	for i := 0; i < h.n; i++ {
+	for i := range h.n {
 		if h.entries[i].agent == agent {
 			switch {
 			case resolved == nil:
@@ -130,7 +196,7 @@ func (h *history) forget(now, ttl ts) {
 // affinity is the continuity component for agent: decayed with the age of
 // their last contact, full when that contact was not resolved.
 func (c *Core) affinity(h *history, agent int32) float64 {
-	for i := 0; i < h.n; i++ {
+	for i := range h.n {
 		e := &h.entries[i]
 		if e.agent != agent {
 			continue
@@ -149,28 +215,42 @@ func (c *Core) affinity(h *history, agent int32) float64 {
 }
 
 // handleStats keeps a team's recent handle times (talk + hold + wrap) for
-// the EWT, with the mean residual life they imply.
+// the EWT, with the mean residual life they imply. The window is kept in
+// arrival order (ring) and, beside it, sorted: one insertion and one
+// removal per sample instead of a sort, and the suffix sums the residual
+// needs are rebuilt in one pass, on the first residual after a change.
 type handleStats struct {
 	ring   []float64
 	next   int
 	n      int
 	sum    float64
 	sorted []float64
-	suffix []float64 // suffix sums of sorted
+	suffix []float64 // suffix[i] = sum of sorted[i:]
 	stale  bool
 }
 
-func (h *handleStats) init(size int) { h.ring = make([]float64, size) }
+func (h *handleStats) init(size int) {
+	h.ring = make([]float64, size)
+	h.sorted = make([]float64, 0, size)
+	h.suffix = make([]float64, 0, size+1)
+}
 
 func (h *handleStats) add(v float64) {
 	if h.n == len(h.ring) {
-		h.sum -= h.ring[h.next]
+		old := h.ring[h.next]
+		h.sum -= old
+		i := sort.SearchFloat64s(h.sorted, old)
+		h.sorted = append(h.sorted[:i], h.sorted[i+1:]...)
 	} else {
 		h.n++
 	}
 	h.ring[h.next] = v
 	h.sum += v
 	h.next = (h.next + 1) % len(h.ring)
+	i := sort.SearchFloat64s(h.sorted, v)
+	h.sorted = append(h.sorted, 0)
+	copy(h.sorted[i+1:], h.sorted[i:])
+	h.sorted[i] = v
 	h.stale = true
 }
 
@@ -190,28 +270,28 @@ func (h *handleStats) residual(elapsed, def float64) float64 {
 		return max(def-elapsed, def*0.1)
 	}
 	if h.stale {
-		h.sorted = append(h.sorted[:0], h.ring[:h.n]...)
-		sort.Float64s(h.sorted)
-		h.suffix = h.suffix[:0]
-		for range h.sorted {
-			h.suffix = append(h.suffix, 0)
-		}
-		acc := 0.0
+		h.suffix = h.suffix[:len(h.sorted)+1]
+		h.suffix[len(h.sorted)] = 0
 		for i := len(h.sorted) - 1; i >= 0; i-- {
-			acc += h.sorted[i]
-			h.suffix[i] = acc
+			h.suffix[i] = h.suffix[i+1] + h.sorted[i]
 		}
 		h.stale = false
 	}
-	i := sort.SearchFloat64s(h.sorted, elapsed)
-	for i < len(h.sorted) && h.sorted[i] <= elapsed {
-		i++
+	// The first sample longer than elapsed.
+	lo, hi := 0, len(h.sorted)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if h.sorted[m] <= elapsed {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	if i == len(h.sorted) {
+	if lo == len(h.sorted) {
 		return h.mean(def) * 0.1
 	}
-	cnt := float64(len(h.sorted) - i)
-	return (h.suffix[i] - cnt*elapsed) / cnt
+	cnt := float64(len(h.sorted) - lo)
+	return (h.suffix[lo] - cnt*elapsed) / cnt
 }
 
 // Timers.
@@ -365,6 +445,7 @@ func (c *Core) runTimers(until ts) {
 		}
 		if t.at > c.now {
 			c.now = t.at
+			c.epoch++
 		}
 		switch t.kind {
 		case timerOffer:

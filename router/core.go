@@ -36,11 +36,31 @@ type Options struct {
 	// TakeChanges. The live server turns it on to feed its read store; the
 	// simulator and benchmarks leave it off.
 	TrackChanges bool
+	// Events is the set of event kinds the core reports (Events()). The
+	// zero value reports every kind. The simulator asks for KindAssigned
+	// alone: the core then skips building the records nobody reads.
+	// Decision records also need Explain.
+	Events EventMask
 	// Teams is the routing group this core owns: its single writer. Empty
 	// means the whole org. Agents of other teams are never reserved here
 	// (DESIGN.md: an agent is only reserved by its own group's writer).
 	Teams []string
 }
+
+// EventMask is a set of event kinds. The zero mask stands for every kind.
+type EventMask uint32
+
+// MaskOf returns the set of the given kinds.
+func MaskOf(kinds ...EventKind) EventMask {
+	var m EventMask
+	for _, k := range kinds {
+		m |= 1 << k
+	}
+	return m
+}
+
+// Has reports whether the set holds kind k; the zero mask holds every kind.
+func (m EventMask) Has(k EventKind) bool { return m == 0 || m&(1<<k) != 0 }
 
 // ts is a point in time as Unix nanoseconds: compact and cheap to compare.
 type ts = int64
@@ -162,6 +182,7 @@ type Core struct {
 	policy  Policy
 	explain bool
 	track   bool
+	evMask  EventMask
 	org     *teams.Org
 
 	agents   []*agent
@@ -184,7 +205,14 @@ type Core struct {
 	anyWait  []*contact // contacts whose any_team step is open
 	seq      uint64     // arrival order
 	frontSeq int64      // requeued contacts go in front: negative sequence numbers
-	memory   map[string]*history
+	// memory is the continuity memory: customer key to a history in
+	// histories, a slab of fixed chunks without pointers, so that a
+	// million remembered customers cost the garbage collector nothing but
+	// the map, and growing it copies nothing.
+	memory    map[string]int32
+	histories []*[histChunk]history
+	nHist     int32
+	freeHist  []int32
 	// memorySweep lists each remembered customer once, in about the order
 	// their memory may run out, so that customers who never call again are
 	// forgotten too.
@@ -194,6 +222,7 @@ type Core struct {
 	fifos       [timerRetry + 1]timerFIFO // fixed-duration timers, by kind
 	timerSeq    uint64
 	now         ts
+	epoch       uint64 // moves on with every change of state (see ewtMemo)
 	events      []Event
 	dirtyA      []*agent
 	dirtyC      []*contact
@@ -215,6 +244,7 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 		policy:   opts.Policy,
 		explain:  opts.Explain,
 		track:    opts.TrackChanges,
+		evMask:   opts.Events,
 		org:      org,
 		agentIdx: map[string]int32{},
 		teamIdx:  map[string]int32{},
@@ -226,7 +256,7 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 		chanIdx:  map[string]uint8{},
 		voice:    -1,
 		contacts: map[string]*contact{},
-		memory:   map[string]*history{},
+		memory:   map[string]int32{},
 		weights:  cfg.Weights,
 	}
 	if c.policy == "" {
@@ -437,10 +467,12 @@ func containsI32(s []int32, v int32) bool {
 // then at its own deadline. Time never goes backwards: an earlier now (a
 // skewed caller) is treated as the current time.
 func (c *Core) advance(now time.Time) {
+	c.epoch++
 	t := toTS(now)
 	c.runTimers(t)
 	if t > c.now {
 		c.now = t
+		c.epoch++
 	}
 	c.sweepMemory()
 }
@@ -458,10 +490,10 @@ func (c *Core) sweepMemory() {
 		d := c.memorySweep[c.sweepHead]
 		c.memorySweep[c.sweepHead] = memoryDue{}
 		c.sweepHead++
-		if h, ok := c.memory[d.key]; ok {
+		if h := c.memoryOf(d.key); h != nil {
 			h.forget(c.now, c.memoryTTL)
 			if h.n == 0 {
-				delete(c.memory, d.key)
+				c.forgetMemory(d.key)
 			} else {
 				c.memorySweep = append(c.memorySweep, memoryDue{key: d.key, at: h.entries[0].at + c.memoryTTL})
 			}

@@ -204,11 +204,12 @@ func TestSisterTeamAfterBudget(t *testing.T) {
 	if r.Status != StatusQueued || r.Step != "home_team" {
 		t.Fatalf("c1 should wait for the home team first: %+v", r)
 	}
-	c.Tick(at(16.9))
+	// The home-team budget is 12 s by default.
+	c.Tick(at(13.9))
 	if v, _ := c.Contact("c1"); v.State != ContactQueued {
 		t.Fatalf("sister team took it before the budget ran out: %+v", v)
 	}
-	c.Tick(at(17))
+	c.Tick(at(14))
 	v, _ := c.Contact("c1")
 	if v.State != ContactOffered || v.Agent != "cle-001" || v.Step != "sister_teams" {
 		t.Fatalf("after the home-team budget: %+v", v)

@@ -32,24 +32,27 @@ const (
 // Decision is the explanation of one routing decision: what `tex explain`
 // prints. It is built only when Options.Explain is on.
 type Decision struct {
-	ContactID  string       `json:"contact_id"`
-	At         time.Time    `json:"at"`
-	Trigger    string       `json:"trigger"`
-	Market     string       `json:"market"`
-	MatchedBy  string       `json:"matched_by"`
-	Team       string       `json:"team"`
-	Outcome    string       `json:"outcome"` // assigned | queued
-	Agent      string       `json:"agent,omitempty"`
-	Step       string       `json:"step,omitempty"`
-	Steps      []StepTrace  `json:"steps,omitempty"`
-	Candidates []Candidate  `json:"candidates,omitempty"`
-	Skipped    []SkipCount  `json:"skipped,omitempty"`
-	Position   int          `json:"position,omitempty"`
-	EWTSeconds *float64     `json:"ewt_seconds,omitempty"`
-	Callback   bool         `json:"callback,omitempty"`
-	Considered int          `json:"contacts_considered,omitempty"` // agent_free: waiting contacts looked at
-	Policy     string       `json:"policy,omitempty"`
-	Weights    *WeightsView `json:"weights,omitempty"`
+	ContactID  string      `json:"contact_id"`
+	At         time.Time   `json:"at"`
+	Trigger    string      `json:"trigger"`
+	Market     string      `json:"market"`
+	MatchedBy  string      `json:"matched_by"`
+	Team       string      `json:"team"`
+	Outcome    string      `json:"outcome"` // assigned | queued
+	Agent      string      `json:"agent,omitempty"`
+	Step       string      `json:"step,omitempty"`
+	Steps      []StepTrace `json:"steps,omitempty"`
+	Candidates []Candidate `json:"candidates,omitempty"`
+	Skipped    []SkipCount `json:"skipped,omitempty"`
+	Position   int         `json:"position,omitempty"`
+	EWTSeconds *float64    `json:"ewt_seconds,omitempty"`
+	Callback   bool        `json:"callback,omitempty"`
+	// KnownAgent is the known-agent choice made when the contact arrived
+	// and its known agent could not take it: hold, callback or team.
+	KnownAgent *KnownAgentTrace `json:"known_agent,omitempty"`
+	Considered int              `json:"contacts_considered,omitempty"` // agent_free: waiting contacts looked at
+	Policy     string           `json:"policy,omitempty"`
+	Weights    *WeightsView     `json:"weights,omitempty"`
 }
 
 // WeightsView is the scorer weights a decision used.

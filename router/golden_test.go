@@ -28,6 +28,16 @@ func TestGoldenDecisions(t *testing.T) {
 			serve(t, c, 101, "first", r.Agent, false)
 			mustRoute(t, c, 600, RouteRequest{ContactID: "back", Channel: "voice", CustomerID: "acct-42", Skills: []string{"billing"}})
 		}, "back"},
+		{"known_agent_callback", func(t *testing.T, c *Core) {
+			mustState(t, c, 0, "det-001", AgentAvailable)
+			mustRoute(t, c, 100, RouteRequest{ContactID: "first", Channel: "voice", CustomerID: "acct-42"})
+			serve(t, c, 101, "first", "det-001", false)
+			mustRoute(t, c, 300, RouteRequest{ContactID: "other", Channel: "voice"})
+			mustEvent(t, c, 300, ContactEvent{ContactID: "other", Type: EventAccepted})
+			mustState(t, c, 305, "det-002", AgentAvailable)
+			// det-001 is expected in 50 s: a callback reserved for them.
+			mustRoute(t, c, 320, RouteRequest{ContactID: "back", Channel: "voice", CustomerID: "acct-42"})
+		}, "back"},
 		{"skips_by_reason", func(t *testing.T, c *Core) {
 			mustState(t, c, 0, "det-001", AgentAvailable)
 			mustState(t, c, 0, "det-002", AgentAway)
@@ -40,7 +50,7 @@ func TestGoldenDecisions(t *testing.T) {
 			mustRoute(t, c, 0, RouteRequest{ContactID: "busy", Channel: "voice", Market: "DET"})
 			mustEvent(t, c, 1, ContactEvent{ContactID: "busy", Type: EventAccepted})
 			mustRoute(t, c, 2, RouteRequest{ContactID: "c1", Channel: "voice", Market: "DET"})
-			c.Tick(at(30))
+			c.Tick(at(20))
 		}, "c1"},
 		{"agent_pull", func(t *testing.T, c *Core) {
 			mustState(t, c, 0, "det-001", AgentAvailable)

@@ -13,7 +13,11 @@ func (c *Core) setState(ct *contact, state, reason string) {
 	prev := ct.state
 	ct.state = state
 	ct.gen++
+	c.epoch++
 	c.markContact(ct)
+	if !c.evMask.Has(KindContactState) {
+		return
+	}
 	e := Event{Kind: KindContactState}
 	cs := &e.ContactState
 	*cs = ContactStateChange{ContactID: ct.id, Market: c.markets[ct.market].id, Team: c.teams[ct.team].id,
@@ -54,7 +58,7 @@ func (c *Core) offer(ct *contact, a *agent, kind teams.StepKind) {
 	a.live = append(a.live, ct)
 	c.countWork(a)
 	c.refreshAgent(a, "")
-	if ct.waited {
+	if ct.waited && c.evMask.Has(KindAssigned) {
 		how := "line"
 		if ct.callback {
 			how = "callback"
@@ -96,11 +100,13 @@ func (c *Core) missOffer(ct *contact, how string) {
 	if a.misses >= c.cfg.MaxMisses {
 		a.notResponding = true
 	}
-	m := c.markets[ct.market]
-	c.emit(Event{Kind: KindOfferMissed, Key: c.teams[a.team].id, OfferMissed: &OfferMissed{
-		ContactID: ct.id, AgentID: a.id, Team: c.teams[a.team].id, Market: m.id, How: how,
-		MissesInARow: a.misses, NotResponding: a.notResponding, At: c.nowTime(),
-	}})
+	if c.evMask.Has(KindOfferMissed) {
+		m := c.markets[ct.market]
+		c.emit(Event{Kind: KindOfferMissed, Key: c.teams[a.team].id, OfferMissed: &OfferMissed{
+			ContactID: ct.id, AgentID: a.id, Team: c.teams[a.team].id, Market: m.id, How: how,
+			MissesInARow: a.misses, NotResponding: a.notResponding, At: c.nowTime(),
+		}})
+	}
 	coolOff := c.now + secs(c.cfg.OfferTTLSeconds)
 	ct.missedBy = append(ct.missedBy, missed{agent: a.idx, until: coolOff})
 	ct.agent = -1
@@ -119,6 +125,7 @@ func (c *Core) missOffer(ct *contact, how string) {
 		c.schedule(ct, timerRetry, coolOff)
 	}
 	c.pull(a)
+	c.releaseHeld(a)
 }
 
 func (c *Core) accept(ct *contact, a *agent, at ts) {
@@ -128,13 +135,7 @@ func (c *Core) accept(ct *contact, a *agent, at ts) {
 	ct.answeredAt = clampTS(at, ct.offeredAt, c.now)
 	ct.continuity = c.continuityClass(ct, a)
 	if ct.customerKey != "" {
-		h, ok := c.memory[ct.customerKey]
-		if !ok {
-			h = &history{}
-			c.memory[ct.customerKey] = h
-			c.memorySweep = append(c.memorySweep, memoryDue{key: ct.customerKey, at: c.now + c.memoryTTL})
-		}
-		h.record(a.idx, c.now)
+		c.contactMemory(ct).record(a.idx, c.now)
 	}
 	c.setState(ct, ContactActive, "accepted")
 	c.schedule(ct, timerLease, c.now+secs(c.cfg.ActiveLeaseSeconds))
@@ -192,8 +193,8 @@ func (c *Core) finishWrap(ct *contact, resolved *bool, disposition string, byAge
 	c.releaseSlot(a, ct)
 	t := c.teams[ct.team]
 	t.handle.add(toSeconds(ct.endedAt-ct.answeredAt) + toSeconds(ct.wrappedAt-ct.endedAt))
-	if h, ok := c.memory[ct.customerKey]; ok {
-		h.setResolved(a.idx, resolved)
+	if ct.customerKey != "" {
+		c.contactMemory(ct).setResolved(a.idx, resolved)
 	}
 	day := c.now / secs(86400)
 	if a.handledDay != day {
@@ -204,9 +205,13 @@ func (c *Core) finishWrap(ct *contact, resolved *bool, disposition string, byAge
 	c.schedule(ct, timerRetention, c.now+secs(c.cfg.ContactRetentionSeconds))
 	c.refreshAgent(a, "")
 	c.pull(a)
+	c.releaseHeld(a)
 }
 
 func (c *Core) publishResolved(ct *contact, corrected bool) {
+	if !c.evMask.Has(KindResolved) {
+		return
+	}
 	a := c.agents[ct.agent]
 	m := c.markets[ct.market]
 	talk := toSeconds(ct.endedAt-ct.answeredAt) - ct.holdSecs
@@ -237,17 +242,20 @@ func (c *Core) abandon(ct *contact) {
 	if a != nil {
 		c.refreshAgent(a, "")
 		c.pull(a)
+		c.releaseHeld(a)
 	}
 }
 
 // requestCallback: a queued caller leaves the line and waits as a callback,
-// in the same place in the queue, reserved for the known agent (or the
-// home team) until the market's callback deadline.
+// in the same place in the queue, until the market's callback deadline:
+// reserved for the known agent when the caller was waiting for them (a
+// hold or a known-agent callback), else for the home team.
 func (c *Core) requestCallback(ct *contact, number string) {
 	ct.callback = true
 	ct.cbNumber = number
+	ct.cbAt = c.now
 	m := c.markets[ct.market]
-	if ct.known >= 0 {
+	if ct.known >= 0 && (ct.knownChoice == knownHold || ct.knownChoice == knownCallback) {
 		ct.chain = m.cbKnown
 	} else {
 		ct.chain = m.cbTeam
@@ -347,7 +355,7 @@ func (c *Core) applyContactEvent(ct *contact, ev *ContactEvent, at ts) error {
 			if ev.Disposition != "" {
 				ct.disposition = ev.Disposition
 			}
-			if h, ok := c.memory[ct.customerKey]; ok {
+			if h := c.memoryOf(ct.customerKey); h != nil {
 				h.setResolved(ct.agent, ev.Resolved)
 			}
 			c.markContact(ct)

@@ -108,12 +108,12 @@ func (c *Core) newContact(req *RouteRequest) (*contact, error) {
 func (c *Core) allocContact() *contact {
 	n := len(c.free)
 	if n == 0 {
-		return &contact{known: -1, agent: -1}
+		return &contact{known: -1, agent: -1, mem: -1}
 	}
 	ct := c.free[n-1]
 	c.free[n-1] = nil
 	c.free = c.free[:n-1]
-	*ct = contact{known: -1, agent: -1, gen: ct.gen + 1, dirty: ct.dirty,
+	*ct = contact{known: -1, agent: -1, mem: -1, gen: ct.gen + 1, dirty: ct.dirty,
 		served: ct.served[:0], missedBy: ct.missedBy[:0], decisions: ct.decisions[:0]}
 	return ct
 }
@@ -172,10 +172,12 @@ func (c *Core) loadHistory(ct *contact) {
 	if ct.customerKey == "" {
 		return
 	}
-	h, ok := c.memory[ct.customerKey]
+	i, ok := c.memory[ct.customerKey]
 	if !ok {
 		return
 	}
+	h := c.history(i)
+	ct.mem, ct.memGen = i, h.gen
 	h.forget(c.now, c.memoryTTL)
 	if h.n == 0 {
 		// Left for the sweep, which owns deletion: a customer deleted here
@@ -188,7 +190,7 @@ func (c *Core) loadHistory(ct *contact) {
 		// the contact (same agent or not) for the simulator's figures.
 		return
 	}
-	for i := 0; i < h.n; i++ {
+	for i := range h.n {
 		ai := h.entries[i].agent
 		if c.agents[ai].team != ct.team {
 			continue
@@ -221,6 +223,10 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 			tr = &d.Steps[len(d.Steps)-1]
 		}
 		viable := c.scanStep(ct, ct.chain[i], &s, tr)
+		if viable && s.best == nil && i == ct.step && ct.chain[i].kind == teams.StepKnownAgent && !c.waitForKnown(ct, d) {
+			// The known agent is too far away to wait for (known.go).
+			viable = false
+		}
 		if tr != nil {
 			tr.Viable = viable
 		}
@@ -235,8 +241,10 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 			switch next := ct.stepOpen + ct.chain[i].budget; {
 			case next <= c.now:
 				ct.step, ct.stepOpen = i+1, next
+				c.epoch++
 			case !viable:
 				ct.step, ct.stepOpen = i+1, c.now
+				c.epoch++
 			}
 		}
 	}
@@ -277,7 +285,7 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 	// One EWT serves the callback offer and the decision record.
 	ewt, known := c.ewt(ct)
 	if trigger == TriggerRoute {
-		ct.cbOffered = c.policy == PolicyTex && (!known || ewt > c.markets[ct.market].cbThreshold || c.knownAgentBusy(ct))
+		ct.cbOffered = c.policy == PolicyTex && (!known || ewt > c.markets[ct.market].cbThreshold || ct.knownChoice == knownCallback)
 	}
 	if d != nil {
 		d.Outcome, d.Position, d.Callback = StatusQueued, c.position(ct), ct.callback
@@ -286,17 +294,6 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 		}
 	}
 	c.record(ct, d)
-}
-
-// knownAgentBusy reports whether a queued returning customer's known agent
-// is logged in and could serve them, but is busy: then a callback reserved
-// for that agent is offered (routing.callback_for_known_agent).
-func (c *Core) knownAgentBusy(ct *contact) bool {
-	if !c.cfg.CallbackForKnownAgent || ct.known < 0 {
-		return false
-	}
-	a := c.agents[ct.known]
-	return a.presence == presAvailable && !a.notResponding && !a.hasPending && c.couldServe(ct, a)
 }
 
 // openNextSteps is the step timer: the current step's budget ran out.
@@ -317,7 +314,9 @@ func (c *Core) record(ct *contact, d *Decision) {
 		ct.decisions = ct.decisions[:maxDecisions-1]
 	}
 	ct.decisions = append(ct.decisions, d)
-	c.emit(Event{Kind: KindDecision, Key: d.Market, Decision: d})
+	if c.evMask.Has(KindDecision) {
+		c.emit(Event{Kind: KindDecision, Key: d.Market, Decision: d})
+	}
 }
 
 // syncAnyWait keeps Core.anyWait equal to the waiting contacts whose
@@ -416,6 +415,22 @@ func (c *Core) ewt(ct *contact) (float64, bool) {
 // ewtSeq returns the EWT of positions 1..upto for contacts like ct, or nil
 // when nobody who could serve ct is logged in. The slice is scratch space.
 func (c *Core) ewtSeq(ct *contact, upto int) []float64 {
+	// A route computes its contact's EWT for the callback offer, then again
+	// for the reply: the second time it comes from here, unless anything
+	// changed in between.
+	m := &c.scratch.memo
+	if m.ct == ct && m.upto == upto && m.epoch == c.epoch {
+		if !m.ok {
+			return nil
+		}
+		return c.scratch.seq
+	}
+	seq, ok := c.computeEWTSeq(ct, upto)
+	*m = ewtMemo{ct: ct, upto: upto, epoch: c.epoch, ok: ok}
+	return seq
+}
+
+func (c *Core) computeEWTSeq(ct *contact, upto int) ([]float64, bool) {
 	t := c.teams[ct.team]
 	aht := t.handle.mean(c.cfg.DefaultHandleSeconds)
 	slots, idle := 0, 0
@@ -447,20 +462,46 @@ func (c *Core) ewtSeq(ct *contact, upto int) []float64 {
 		idle += n - busy
 	}
 	if slots == 0 {
-		return nil
+		return nil, false
 	}
 	seq := c.scratch.seq[:0]
 	first := 0.0
 	if idle == 0 {
 		first = 1 / rate
 	}
+	step := aht / float64(slots)
+	// Callbacks ahead of a caller on the line do not take the team's next
+	// free slots: they are reserved for their known agent, or they give way
+	// to the line (callback_yield_seconds). The line shifts by one slot for
+	// each, so position k of this caller's line still waits first+(k-1)*step.
+	if ct.queued && !ct.callback {
+		yieldUntil := c.now - secs(c.cfg.CallbackYieldSeconds)
+		for _, x := range t.queue {
+			if x == ct {
+				break
+			}
+			if x.callback && (x.chain[x.step].kind == teams.StepKnownAgent || x.cbAt > yieldUntil) {
+				first -= step
+			}
+		}
+	}
 	for k := 0; k < upto; k++ {
-		seq = append(seq, first+float64(k)*aht/float64(slots))
+		seq = append(seq, first+float64(k)*step)
 	}
 	c.scratch.seq = seq
-	return seq
+	return seq, true
 }
 
 type scratch struct {
-	seq []float64
+	seq  []float64
+	memo ewtMemo
+}
+
+// ewtMemo says for which contact and length scratch.seq holds the EWTs.
+// Core.epoch moves on with every change of state, which voids it.
+type ewtMemo struct {
+	ct    *contact
+	upto  int
+	epoch uint64
+	ok    bool
 }

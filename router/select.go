@@ -253,10 +253,15 @@ type stepScan struct {
 }
 
 // scanAgent considers one agent for the contact. It returns whether the
-// agent could serve it (for step viability) and whether it is eligible now.
-func (c *Core) scanAgent(ct *contact, a *agent, s *stepScan, tr *StepTrace) (viable, ok bool) {
+// agent could serve it (for step viability; only worked out when needViable)
+// and whether it is eligible now.
+func (c *Core) scanAgent(ct *contact, a *agent, s *stepScan, tr *StepTrace, needViable bool) (viable, ok bool) {
 	if tr != nil {
 		tr.Considered++
+	} else if !a.ready {
+		// An agent who is not ready fails the state or the capacity stage.
+		// With nobody asking which, the filter chain is not run.
+		return needViable && a.presence != presOffline && c.couldServe(ct, a), false
 	}
 	reason := c.eligible(ct, a)
 	if reason != "" {
@@ -264,7 +269,7 @@ func (c *Core) scanAgent(ct *contact, a *agent, s *stepScan, tr *StepTrace) (via
 			tr.Skipped = addSkip(tr.Skipped, reason)
 			s.skipped = addSkip(s.skipped, reason)
 		}
-		return a.presence != presOffline && c.couldServe(ct, a), false
+		return needViable && a.presence != presOffline && c.couldServe(ct, a), false
 	}
 	k := &s.k
 	c.scoreInto(ct, a, k)
@@ -322,7 +327,7 @@ func (c *Core) stepTeams(ct *contact, kind teams.StepKind) []string {
 // agent wins.
 func (c *Core) scanStep(ct *contact, st step, s *stepScan, tr *StepTrace) (viable bool) {
 	visit := func(a *agent) {
-		v, _ := c.scanAgent(ct, a, s, tr)
+		v, _ := c.scanAgent(ct, a, s, tr, !viable)
 		viable = viable || v
 	}
 	switch st.kind {
@@ -357,7 +362,7 @@ func (c *Core) scanStep(ct *contact, st step, s *stepScan, tr *StepTrace) (viabl
 				continue
 			}
 			for _, ai := range t.agents {
-				c.scanAgent(ct, c.agents[ai], s, tr)
+				c.scanAgent(ct, c.agents[ai], s, tr, false)
 			}
 		}
 	}

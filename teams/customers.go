@@ -16,14 +16,18 @@ import (
 // tens of millions of customers, so it keeps no Go map or string per
 // customer:
 //
-//   - customer ids sit end to end in one byte arena, found by uint32 offsets;
-//   - customers are kept in order of a 64-bit hash of their id, so a lookup
-//     is a binary search over []uint64 plus one comparison with the arena;
+//   - customer ids sit end to end in one byte arena;
+//   - customers are kept in order of a 64-bit hash of their id, in rows of
+//     12 bytes: the low 48 bits of the hash, the market and the offset of
+//     the id in the arena. A small directory on the top bits of the hash
+//     narrows a lookup to a few neighbouring rows, so a lookup reads the
+//     directory, one or two lines of rows, and the id;
 //   - market ids are interned to uint16;
 //   - phones are E.164 digits as uint64, in a sorted array beside the
 //     index of the customer who owns each.
 //
-// That is about 14 bytes per customer plus its id, and 12 bytes per phone.
+// That is about 12 bytes per customer plus its id and the directory, and
+// 12 bytes per phone.
 //
 // Add appends rows; Freeze sorts them, merges the rows of one customer and
 // reports conflicts. Lookups are valid after Freeze. A lookup on a
@@ -38,19 +42,19 @@ type Customers struct {
 	marketIdx map[string]uint16 // one entry per market, not per customer
 
 	// One row per customer once frozen: rows [0, frozen) are unique and in
-	// hash order; rows from frozen on were added since and may repeat an id.
+	// hash order; rows from frozen on were added since and may repeat an
+	// id. Row i's id is arena[rows[i].off:] up to the next row's offset.
 	arena  []byte
-	offs   []uint32 // row i's id is arena[offs[i]:offs[i+1]]
-	market []uint16
-	hashes []uint64
+	rows   []custRow
 	frozen int
 	// dir narrows a lookup to the few rows whose hash shares its top bits:
 	// dir[b] is the first row whose hash>>dirShift is b or more. A binary
 	// search over millions of hashes costs a cache miss per step; this
-	// costs two (about 2-4 bytes per customer).
-	dir      []uint32
-	dirShift uint8
-	lines    []uint32 // source line of each row added since the last freeze (0: unknown)
+	// costs about one (0.5-1 byte per customer).
+	dir       []uint32
+	dirShift  uint8
+	newHashes []uint64 // full hash of each row added since the last freeze
+	lines     []uint32 // source line of each row added since the last freeze (0: unknown)
 
 	// Phones once frozen: sorted by number, each with its customer's row.
 	phoneNum  []uint64
@@ -62,6 +66,17 @@ type Customers struct {
 	problems []Problem   // conflicts a lookup-triggered freeze found
 	more     int         // conflicts beyond problems
 }
+
+// custRow is one customer: 12 bytes. The top bits of the hash are the
+// directory bucket's, so the row keeps the low 48.
+type custRow struct {
+	hlo uint32 // hash bits 0-31
+	hhi uint16 // hash bits 32-47
+	mk  uint16 // market code
+	off uint32 // where the id starts in the arena
+}
+
+func (r *custRow) matches(h uint64) bool { return r.hlo == uint32(h) && r.hhi == uint16(h>>32) }
 
 type phoneEntry struct {
 	num  uint64
@@ -81,7 +96,6 @@ func NewCustomers() *Customers {
 	return &Customers{
 		seed:      maphash.MakeSeed(),
 		marketIdx: map[string]uint16{},
-		offs:      []uint32{0},
 	}
 }
 
@@ -130,17 +144,17 @@ func (c *Customers) intern(market string) (uint16, error) {
 // before it only adds its phone, which keeps a file sorted by customer from
 // growing the arena.
 func (c *Customers) add(id string, mk uint16, num uint64, line uint32) error {
-	row := len(c.market) - 1
-	if row < c.frozen || c.market[row] != mk || string(c.arena[c.offs[row]:c.offs[row+1]]) != id {
-		if uint64(len(c.arena))+uint64(len(id)) > math.MaxUint32 || len(c.market) >= math.MaxUint32-1 {
+	row := len(c.rows) - 1
+	if row < c.frozen || c.rows[row].mk != mk || string(c.id(uint32(row))) != id {
+		if uint64(len(c.arena))+uint64(len(id)) > math.MaxUint32 || len(c.rows) >= math.MaxUint32-1 {
 			return ErrCustomersFull
 		}
+		h := maphash.String(c.seed, id)
+		c.rows = append(c.rows, custRow{hlo: uint32(h), hhi: uint16(h >> 32), mk: mk, off: uint32(len(c.arena))})
 		c.arena = append(c.arena, id...)
-		c.offs = append(c.offs, uint32(len(c.arena)))
-		c.market = append(c.market, mk)
-		c.hashes = append(c.hashes, maphash.String(c.seed, id))
+		c.newHashes = append(c.newHashes, h)
 		c.lines = append(c.lines, line)
-		row = len(c.market) - 1
+		row = len(c.rows) - 1
 	}
 	if num != 0 {
 		c.pending = append(c.pending, phoneEntry{num: num, cust: uint32(row), line: line})
@@ -202,7 +216,22 @@ func (cs *conflicts) trim() {
 	}
 }
 
-func (c *Customers) id(row uint32) []byte { return c.arena[c.offs[row]:c.offs[row+1]] }
+// id returns row's customer id: from its offset to the next row's.
+func (c *Customers) id(row uint32) []byte {
+	end := uint32(len(c.arena))
+	if int(row)+1 < len(c.rows) {
+		end = c.rows[row+1].off
+	}
+	return c.arena[c.rows[row].off:end]
+}
+
+// hash returns the full hash of row's id.
+func (c *Customers) hash(row int) uint64 {
+	if row >= c.frozen {
+		return c.newHashes[row-c.frozen]
+	}
+	return maphash.Bytes(c.seed, c.id(uint32(row))) // only a freeze after a freeze needs it
+}
 
 func (c *Customers) lineOf(row uint32) uint32 {
 	if int(row) < c.frozen {
@@ -215,13 +244,13 @@ func (c *Customers) lineOf(row uint32) uint32 {
 func (c *Customers) freeze(limit int) ([]Problem, int) {
 	defer c.dirty.Store(false)
 	cs := &conflicts{limit: limit}
-	n := len(c.market)
+	n := len(c.rows)
 
 	// Sort the rows by (hash, id, row): rows of one customer become
 	// neighbours, the oldest first, even when two ids share a hash.
 	keys := make([]rowKey, n)
 	for i := range keys {
-		keys[i] = rowKey{c.hashes[i], uint32(i)}
+		keys[i] = rowKey{c.hash(i), uint32(i)}
 	}
 	keys = radixSortKeys(keys)
 	for i := 0; i < n; {
@@ -236,29 +265,27 @@ func (c *Customers) freeze(limit int) ([]Problem, int) {
 	}
 
 	arena := make([]byte, 0, len(c.arena))
-	offs := make([]uint32, 1, n+1)
-	market := make([]uint16, 0, n)
-	hashes := make([]uint64, 0, n)
+	rows := make([]custRow, 0, n)
+	hashes := make([]uint64, 0, n) // for the directory
 	remap := make([]uint32, n)
 	canon := uint32(0) // first row of the current customer
 	for i, k := range keys {
 		if i > 0 && k.h == keys[i-1].h && bytes.Equal(c.id(k.row), c.id(canon)) {
-			remap[k.row] = uint32(len(market) - 1)
-			if c.market[k.row] != c.market[canon] {
+			remap[k.row] = uint32(len(rows) - 1)
+			if c.rows[k.row].mk != c.rows[canon].mk {
 				where := ""
 				if l := c.lineOf(canon); l > 0 {
 					where = fmt.Sprintf(" on line %d", l)
 				}
 				cs.add(Problem{Line: int(c.lineOf(k.row)), Entity: "customer " + string(c.id(k.row)),
-					Msg: fmt.Sprintf("market %s conflicts with market %s%s", c.marketIDs[c.market[k.row]], c.marketIDs[c.market[canon]], where)})
+					Msg: fmt.Sprintf("market %s conflicts with market %s%s", c.marketIDs[c.rows[k.row].mk], c.marketIDs[c.rows[canon].mk], where)})
 			}
 			continue
 		}
 		canon = k.row
-		remap[k.row] = uint32(len(market))
+		remap[k.row] = uint32(len(rows))
+		rows = append(rows, custRow{hlo: uint32(k.h), hhi: uint16(k.h >> 32), mk: c.rows[k.row].mk, off: uint32(len(arena))})
 		arena = append(arena, c.id(k.row)...)
-		offs = append(offs, uint32(len(arena)))
-		market = append(market, c.market[k.row])
 		hashes = append(hashes, k.h)
 	}
 
@@ -283,7 +310,13 @@ func (c *Customers) freeze(limit int) ([]Problem, int) {
 	})
 	phoneNum := make([]uint64, 0, len(entries))
 	phoneCust := make([]uint32, 0, len(entries))
-	idOf := func(cust uint32) string { return string(arena[offs[cust]:offs[cust+1]]) }
+	idOf := func(cust uint32) string {
+		end := uint32(len(arena))
+		if int(cust)+1 < len(rows) {
+			end = rows[cust+1].off
+		}
+		return string(arena[rows[cust].off:end])
+	}
 	ownerLine := uint32(0)
 	for _, e := range entries {
 		cust := remap[e.cust]
@@ -306,11 +339,11 @@ func (c *Customers) freeze(limit int) ([]Problem, int) {
 	if cap(arena)-len(arena) > len(arena)/16 { // merged rows left slack: give it back
 		arena = append([]byte(nil), arena...)
 	}
-	c.arena, c.offs, c.market, c.hashes = arena, offs, market, hashes
+	c.arena, c.rows = arena, rows
 	c.phoneNum, c.phoneCust = phoneNum, phoneCust
-	c.frozen = len(market)
-	c.buildDirectory()
-	c.lines, c.pending = nil, nil
+	c.frozen = len(rows)
+	c.buildDirectory(hashes)
+	c.newHashes, c.lines, c.pending = nil, nil, nil
 	cs.trim()
 	return cs.probs, cs.more
 }
@@ -358,13 +391,22 @@ func radixSortKeys(keys []rowKey) []rowKey {
 	return src // 8 passes: back in keys
 }
 
+// Reserve makes room for about rows more customers, with ids of about
+// idBytes bytes and one phone each, so that a bulk load (the simulator's
+// generated customers, an importer) does not grow the arrays again and
+// again. It is only an optimisation: Add works without it.
+func (c *Customers) Reserve(rows, idBytes int) {
+	if rows > 0 && idBytes >= 0 {
+		c.reserve(rows, idBytes)
+	}
+}
+
 // reserve grows the arrays for about rows more rows of idBytes id bytes
 // each, so that a big file does not pay for growing them again and again.
 func (c *Customers) reserve(rows, idBytes int) {
 	c.arena = slices.Grow(c.arena, rows*idBytes)
-	c.offs = slices.Grow(c.offs, rows)
-	c.market = slices.Grow(c.market, rows)
-	c.hashes = slices.Grow(c.hashes, rows)
+	c.rows = slices.Grow(c.rows, rows)
+	c.newHashes = slices.Grow(c.newHashes, rows)
 	c.lines = slices.Grow(c.lines, rows)
 	c.pending = slices.Grow(c.pending, rows)
 }
@@ -395,35 +437,35 @@ func (c *Customers) Markets() []string {
 	return slices.Clone(c.marketIDs)
 }
 
-// buildDirectory builds dir over the frozen rows: about one bucket per one
-// or two customers.
-func (c *Customers) buildDirectory() {
-	k := max(bits.Len(uint(c.frozen))-1, 1)
+// buildDirectory builds dir over the frozen rows, whose full hashes are
+// given in row order: one bucket per four to eight customers. That keeps
+// the directory small enough to stay in cache (half a byte to a byte per
+// customer), and a bucket's rows take one or two cache lines.
+func (c *Customers) buildDirectory(hashes []uint64) {
+	k := max(bits.Len(uint(c.frozen))-3, 1)
 	c.dirShift = uint8(64 - k)
 	buckets := 1 << k
 	c.dir = slices.Grow(c.dir[:0], buckets+1)
 	j := 0
 	for b := 0; b <= buckets; b++ {
-		for j < c.frozen && c.hashes[j]>>c.dirShift < uint64(b) {
+		for j < c.frozen && hashes[j]>>c.dirShift < uint64(b) {
 			j++
 		}
 		c.dir = append(c.dir, uint32(j))
 	}
 }
 
-// find returns the row of a customer id.
+// find returns the row of a customer id. A bucket holds a few rows, one or
+// two cache lines: a scan beats a binary search.
 func (c *Customers) find(customerID string) (int, bool) {
 	h := maphash.String(c.seed, customerID)
 	if c.frozen == 0 {
 		return 0, false
 	}
 	b := h >> c.dirShift
-	lo, hi := int(c.dir[b]), int(c.dir[b+1])
-	i, _ := slices.BinarySearch(c.hashes[lo:hi], h)
-	i += lo
-	for ; i < c.frozen && c.hashes[i] == h; i++ {
-		if string(c.arena[c.offs[i]:c.offs[i+1]]) == customerID {
-			return i, true
+	for i := c.dir[b]; i < c.dir[b+1]; i++ {
+		if c.rows[i].matches(h) && string(c.id(i)) == customerID {
+			return int(i), true
 		}
 	}
 	return 0, false
@@ -439,7 +481,7 @@ func (c *Customers) MarketOf(customerID string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return c.marketIDs[c.market[i]], true
+	return c.marketIDs[c.rows[i].mk], true
 }
 
 // ByPhone returns the customer who owns a phone number, and that customer's
@@ -459,7 +501,7 @@ func (c *Customers) ByPhone(phone string) (customerID, market string, ok bool) {
 		return "", "", false
 	}
 	row := c.phoneCust[j]
-	return string(c.id(row)), c.marketIDs[c.market[row]], true
+	return string(c.id(row)), c.marketIDs[c.rows[row].mk], true
 }
 
 // phoneNumber returns the E.164 digits of a phone number as a number. E.164

@@ -68,11 +68,11 @@ func readCustomers(r io.Reader, file string, markets map[string]bool, limit int,
 	c := NewCustomers()
 	const sampleRows = 10000 // rows read before guessing how many there are
 	for rows := 1; ; rows++ {
-		if rows == sampleRows && size > 0 && len(c.market) > 0 {
+		if rows == sampleRows && size > 0 && len(c.rows) > 0 {
 			read := cr.InputOffset()
 			perRow := float64(read) / float64(rows)
 			more := int(float64(size-read)/perRow*1.02) + 1
-			c.reserve(more, len(c.arena)/len(c.market)+1)
+			c.reserve(more, len(c.arena)/len(c.rows)+1)
 		}
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {

@@ -116,7 +116,7 @@ func genSampleOrg() (orgYAML, customersCSV []byte) {
 		w("    fallback_teams: [%s]\n", strings.Join(m.fallback, ", "))
 		w("    area_codes: [\"%s\"]\n", strings.Join(m.areaCodes, `", "`))
 		if m.id == "PHL" {
-			w("    routing:\n      callback_threshold_seconds: 90   # PHL callers get a callback sooner\n")
+			w("    routing:\n      callback_threshold_seconds: 30   # PHL callers get a callback sooner\n")
 		}
 	}
 	w("\nteams:\n")

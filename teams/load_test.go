@@ -209,10 +209,16 @@ teams:
 			org: base + `routing:
   max_misses: 0
   chain: [{step: home_team}, {step: known_agent}]
+  known_agent_hold_seconds: -1
+  known_agent_callback_seconds: -5
+  callback_yield_seconds: .nan
 `,
 			want: []string{
 				"org.yaml:8: routing: max_misses must be >= 1, got 0",
 				`org.yaml:9: routing: chain[1]: step "known_agent" must come before "home_team"`,
+				"org.yaml:10: routing: known_agent_hold_seconds must be a finite number >= 0, got -1",
+				"org.yaml:11: routing: known_agent_callback_seconds must be a finite number >= 0, got -5",
+				"org.yaml:12: routing: callback_yield_seconds must be a finite number >= 0, got NaN",
 			},
 		},
 		{

@@ -105,12 +105,30 @@ type RoutingConfig struct {
 	CallbackThresholdSeconds float64 `yaml:"callback_threshold_seconds" json:"callback_threshold_seconds"`
 	// CallbackForKnownAgent offers a callback to a returning customer who
 	// queues because the agent who served them last is busy, whatever the
-	// EWT: the callback is reserved for that agent, so continuity does not
-	// cost the customer time on hold.
+	// EWT, when that agent is expected free within KnownAgentCallbackSeconds:
+	// the callback is reserved for that agent, so continuity does not cost
+	// the customer time on hold.
 	CallbackForKnownAgent bool `yaml:"callback_for_known_agent" json:"callback_for_known_agent"`
 	// CallbackDeadlineSeconds: a callback is reserved for the known agent
 	// (or the home team) this long, then goes down the chain.
 	CallbackDeadlineSeconds float64 `yaml:"callback_deadline_seconds" json:"callback_deadline_seconds"`
+	// KnownAgentHoldSeconds: a returning caller whose known agent is busy
+	// is held on the line for that agent (for at most the known_agent
+	// step's budget) only when the agent is expected to be free within
+	// this many seconds: what is left of their current contact (from the
+	// team's recent handle times, or the wrap-up timer), plus a handle
+	// time for every contact already waiting for them.
+	KnownAgentHoldSeconds float64 `yaml:"known_agent_hold_seconds" json:"known_agent_hold_seconds"`
+	// KnownAgentCallbackSeconds: a callback reserved for the known agent
+	// (CallbackForKnownAgent) is offered only when the agent is expected to
+	// be free within this many seconds. A returning caller whose known
+	// agent is further away than this, and than KnownAgentHoldSeconds,
+	// goes to the rest of the chain at once.
+	KnownAgentCallbackSeconds float64 `yaml:"known_agent_callback_seconds" json:"known_agent_callback_seconds"`
+	// CallbackYieldSeconds: a free agent serves callers waiting on the line
+	// before callbacks that have waited less than this, since a callback's
+	// customer is not holding. 0 serves callbacks in queue order.
+	CallbackYieldSeconds float64 `yaml:"callback_yield_seconds" json:"callback_yield_seconds"`
 	// EWTSampleSize is how many recent handle times per team feed the EWT.
 	EWTSampleSize int `yaml:"ewt_sample_size" json:"ewt_sample_size"`
 	// DefaultHandleSeconds is the handle time the EWT assumes before a team has history.
@@ -135,7 +153,7 @@ func DefaultRouting() RoutingConfig {
 		Chain: []ChainStep{
 			{Step: StepKnownAgent, BudgetSeconds: 5},
 			{Step: StepServedBefore, BudgetSeconds: 0},
-			{Step: StepHomeTeam, BudgetSeconds: 15},
+			{Step: StepHomeTeam, BudgetSeconds: 12},
 			{Step: StepSisterTeams, BudgetSeconds: 30},
 			{Step: StepAnyTeam, BudgetSeconds: 0},
 		},
@@ -153,9 +171,12 @@ func DefaultRouting() RoutingConfig {
 		ContinuityLoadCap:         0.15,
 		LoadHalfLifeSeconds:       3600,
 		FairnessFullIdleSeconds:   600,
-		CallbackThresholdSeconds:  120,
+		CallbackThresholdSeconds:  60,
 		CallbackDeadlineSeconds:   1800,
 		CallbackForKnownAgent:     true,
+		KnownAgentHoldSeconds:     5,
+		KnownAgentCallbackSeconds: 600,
+		CallbackYieldSeconds:      900,
 		EWTSampleSize:             50,
 		DefaultHandleSeconds:      300,
 		ContactRetentionSeconds:   3600,
@@ -238,6 +259,9 @@ func (c *RoutingConfig) Validate(where string) []string {
 	positive("fairness_full_idle_seconds", c.FairnessFullIdleSeconds)
 	nonNeg("callback_threshold_seconds", c.CallbackThresholdSeconds)
 	nonNeg("callback_deadline_seconds", c.CallbackDeadlineSeconds)
+	nonNeg("known_agent_hold_seconds", c.KnownAgentHoldSeconds)
+	nonNeg("known_agent_callback_seconds", c.KnownAgentCallbackSeconds)
+	nonNeg("callback_yield_seconds", c.CallbackYieldSeconds)
 	if c.EWTSampleSize < 1 {
 		bad("ewt_sample_size must be >= 1, got %d", c.EWTSampleSize)
 	}

@@ -20,6 +20,7 @@ type SimulateCmd struct {
 	Seed     int64   `help:"Seed; overrides the scenario's when >= 0." default:"-1"`
 	Policy   string  `help:"Policy; overrides the scenario's when set." enum:",tex,longest_idle,pooled" default:""`
 	Duration float64 `help:"Virtual seconds to simulate; overrides duration_seconds when > 0." default:"0"`
+	Accept   float64 `name:"callback-accept-share" help:"Share of callers offered a callback who take it; overrides callback_accept_share when >= 0." default:"-1"`
 	Quiet    bool    `help:"No progress line on stderr."`
 }
 
@@ -34,6 +35,12 @@ func (c *SimulateCmd) Run(env *Env) error {
 	}
 	if c.Policy != "" {
 		s.Policy = router.Policy(c.Policy)
+	}
+	if c.Accept >= 0 {
+		if c.Accept > 1 {
+			return fmt.Errorf("--callback-accept-share %v must be between 0 and 1", c.Accept)
+		}
+		s.CallbackAcceptShare = c.Accept
 	}
 	if c.Duration > 0 {
 		if c.Duration <= s.WarmupSeconds {

@@ -60,6 +60,12 @@ func TestSimulateJSONDeterministic(t *testing.T) {
 	if c.Seed != 6 || c.Policy != "longest_idle" || c.Callbacks != 0 {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
+	if a.Callbacks == 0 {
+		t.Fatalf("the scenario's callback_accept_share took no callbacks: %+v", a)
+	}
+	if d, _ := simulateJSON(t, "--scenario", path, "--callback-accept-share", "0"); d.Callbacks != 0 {
+		t.Fatalf("--callback-accept-share 0 still took %d callbacks", d.Callbacks)
+	}
 }
 
 func TestSimulateTable(t *testing.T) {

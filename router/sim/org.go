@@ -114,6 +114,13 @@ func (s *Scenario) buildWorld() (*world, error) {
 	if s.Generate != nil && s.Generate.CustomerIndex {
 		cust := teams.NewCustomers()
 		var idb, phb []byte
+		total := 0
+		for i := range w.markets {
+			total += w.markets[i].customers
+		}
+		if total > 0 {
+			cust.Reserve(total, len(w.markets[0].customerID(total, &idb)))
+		}
 		for i := range w.markets {
 			m := &w.markets[i]
 			for c := 1; c <= m.customers; c++ {

@@ -291,7 +291,8 @@ func (r *runner) setup() error {
 	// Handle times stay under the active-contact lease, or the core would
 	// end the call itself.
 	r.handleCap = org.Routing.ActiveLeaseSeconds - 1
-	core, err := router.New(org, router.Options{Policy: s.Policy})
+	// Assignments are the only events the simulator reads.
+	core, err := router.New(org, router.Options{Policy: s.Policy, Events: router.MaskOf(router.KindAssigned)})
 	if err != nil {
 		return fmt.Errorf("scenario %s: %w", s.File, err)
 	}
