@@ -231,3 +231,27 @@ func TestEWTSkipsReservedCallbacks(t *testing.T) {
 		t.Fatalf("EWT behind a reserved callback %v, want the head's %v", *r.EWTSeconds, *head.EWTSeconds)
 	}
 }
+
+// TestKnownAgentWindow: the last agent is the known agent only within
+// known_agent_window_seconds of the contact; after it the customer goes to
+// the team without a hold or a callback.
+func TestKnownAgentWindow(t *testing.T) {
+	for _, tc := range []struct {
+		window float64
+		known  bool
+	}{{window: 200, known: true}, {window: 100, known: false}} {
+		c := knownBusy(t, func(rc *teams.RoutingConfig) { rc.KnownAgentWindowSeconds = tc.window })
+		// acct-42 was served by det-001 at 0; det-001 is busy, det-002 free.
+		r := mustRoute(t, c, 160, RouteRequest{ContactID: "back", Channel: "voice", CustomerID: "acct-42"})
+		d, _ := c.Decisions("back")
+		if tc.known {
+			if r.Status != StatusQueued || !r.CallbackOffered || d[0].KnownAgent == nil {
+				t.Fatalf("window %v: want a known-agent callback offer, got %+v, choice %+v", tc.window, r, d[0].KnownAgent)
+			}
+			continue
+		}
+		if r.Status != StatusAssigned || r.Agent != "det-002" || r.CallbackOffered || d[0].KnownAgent != nil {
+			t.Fatalf("window %v: want det-002 at once and no known agent, got %+v, choice %+v", tc.window, r, d[0].KnownAgent)
+		}
+	}
+}

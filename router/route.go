@@ -195,7 +195,7 @@ func (c *Core) loadHistory(ct *contact) {
 		if c.agents[ai].team != ct.team {
 			continue
 		}
-		if i == 0 && c.affinity(h, ai) >= c.cfg.KnownAgentMinAffinity {
+		if i == 0 && c.now-h.entries[0].at <= secs(c.cfg.KnownAgentWindowSeconds) && c.affinity(h, ai) >= c.cfg.KnownAgentMinAffinity {
 			ct.known = ai
 		} else {
 			ct.served = append(ct.served, ai)

@@ -212,6 +212,7 @@ teams:
   known_agent_hold_seconds: -1
   known_agent_callback_seconds: -5
   callback_yield_seconds: .nan
+  known_agent_window_seconds: -7
 `,
 			want: []string{
 				"org.yaml:8: routing: max_misses must be >= 1, got 0",
@@ -219,6 +220,7 @@ teams:
 				"org.yaml:10: routing: known_agent_hold_seconds must be a finite number >= 0, got -1",
 				"org.yaml:11: routing: known_agent_callback_seconds must be a finite number >= 0, got -5",
 				"org.yaml:12: routing: callback_yield_seconds must be a finite number >= 0, got NaN",
+				"org.yaml:13: routing: known_agent_window_seconds must be a finite number >= 0, got -7",
 			},
 		},
 		{

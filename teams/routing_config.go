@@ -93,6 +93,13 @@ type RoutingConfig struct {
 	// callbacks). Below it the customer is remembered, but only as served
 	// before: a relationship from weeks ago is not worth a hold or a callback.
 	KnownAgentMinAffinity float64 `yaml:"known_agent_min_affinity" json:"known_agent_min_affinity"`
+	// KnownAgentWindowSeconds: the last agent counts as the known agent only
+	// when they served the customer this recently. The default is the
+	// scorecard's repeat-contact window (7 days): a customer calling again
+	// within it is a repeat contact, most likely about the same thing, and
+	// worth a hold or a callback from the same agent; after it, continuity
+	// is a preference in the score, not a reservation.
+	KnownAgentWindowSeconds float64 `yaml:"known_agent_window_seconds" json:"known_agent_window_seconds"`
 	// ContinuityLoadCap is the share of its team's recent work above which
 	// an agent gets no continuity bonus.
 	ContinuityLoadCap float64 `yaml:"continuity_load_cap" json:"continuity_load_cap"`
@@ -167,7 +174,8 @@ func DefaultRouting() RoutingConfig {
 		ContinuityHalfLifeSeconds: 7 * 24 * 3600,
 		ContinuityMemorySeconds:   30 * 24 * 3600,
 		ResolvedAffinity:          0.6,
-		KnownAgentMinAffinity:     0.5,
+		KnownAgentMinAffinity:     0,
+		KnownAgentWindowSeconds:   7 * 24 * 3600,
 		ContinuityLoadCap:         0.15,
 		LoadHalfLifeSeconds:       3600,
 		FairnessFullIdleSeconds:   600,
@@ -175,7 +183,7 @@ func DefaultRouting() RoutingConfig {
 		CallbackDeadlineSeconds:   1800,
 		CallbackForKnownAgent:     true,
 		KnownAgentHoldSeconds:     5,
-		KnownAgentCallbackSeconds: 600,
+		KnownAgentCallbackSeconds: 360,
 		CallbackYieldSeconds:      900,
 		EWTSampleSize:             50,
 		DefaultHandleSeconds:      300,
@@ -252,6 +260,7 @@ func (c *RoutingConfig) Validate(where string) []string {
 	if c.KnownAgentMinAffinity < 0 || c.KnownAgentMinAffinity > 1 || math.IsNaN(c.KnownAgentMinAffinity) {
 		bad("known_agent_min_affinity must be in [0,1], got %v", c.KnownAgentMinAffinity)
 	}
+	nonNeg("known_agent_window_seconds", c.KnownAgentWindowSeconds)
 	if !(c.ContinuityLoadCap > 0 && c.ContinuityLoadCap <= 1) {
 		bad("continuity_load_cap must be in (0,1], got %v", c.ContinuityLoadCap)
 	}

@@ -145,6 +145,7 @@ type simContact struct {
 }
 
 type customerState struct {
+	lastCall   int64 // when the customer last called; far in the past if never
 	lastServed int64
 	lastAgent  int32
 	live       bool
@@ -344,6 +345,7 @@ func (r *runner) setup() error {
 			ms.customers = make([]customerState, ms.w.customers+1)
 			for c := range ms.customers {
 				ms.customers[c].lastAgent = noAgent
+				ms.customers[c].lastCall = math.MinInt64 / 2
 			}
 		}
 		r.markets = append(r.markets, ms)
@@ -465,8 +467,12 @@ func (r *runner) release(i int32) {
 }
 
 // pickCustomer draws the caller: with the market's repeat share, someone
-// who called in the last 7 days; otherwise anyone of the customer base. A
-// customer already on a call is redrawn a few times.
+// who called in the last 7 days; otherwise someone of the customer base who
+// did not, so that repeat_share is the share of repeat callers (drawing
+// from the whole base would add the base's own recent callers, about 12
+// points more on the carrier scenario). A customer already on a call, or a
+// recent one drawn as new, is redrawn a few times; a base too small to
+// have enough customers who did not call lately gives more repeats.
 func (ms *marketState) pickCustomer(now int64) int32 {
 	for ms.head < len(ms.recent) && now-ms.recent[ms.head].at > window {
 		ms.head++
@@ -477,16 +483,20 @@ func (ms *marketState) pickCustomer(now int64) int32 {
 	}
 	repeat := ms.crng.Float64() < ms.repeat
 	var c int32
-	for try := 0; try < 4; try++ {
+	for try := 0; try < 8; try++ {
 		if n := len(ms.recent) - ms.head; repeat && n > 0 {
 			c = ms.recent[ms.head+ms.crng.IntN(n)].cust
-		} else {
-			c = int32(1 + ms.crng.IntN(ms.w.customers))
+			if !ms.customers[c].live {
+				break
+			}
+			continue
 		}
-		if !ms.customers[c].live {
+		c = int32(1 + ms.crng.IntN(ms.w.customers))
+		if cs := &ms.customers[c]; !cs.live && now-cs.lastCall > window {
 			break
 		}
 	}
+	ms.customers[c].lastCall = now
 	ms.recent = append(ms.recent, recent{cust: c, at: now})
 	return c
 }
