@@ -86,7 +86,9 @@ func report(b *testing.B, lat []time.Duration, elapsed time.Duration, unit strin
 }
 
 // BenchmarkServe compares, in one run, a bare NATS request/reply echo
-// served on the same in-process connection kind as tex, with tex.route
+// served on the same in-process connection kind as tex, the same echo
+// with a JetStream write acknowledged before each reply (the floor of a
+// write-ahead reply), and tex.route
 // decisions (journaled before the reply), sequential and with 16
 // requesters. Every route is followed by an untimed abandon, so the queue
 // stays short, as it does in a live contact center.
@@ -98,6 +100,26 @@ func BenchmarkServe(b *testing.B) {
 	}
 	defer echo.Close()
 	if _, err := echo.Subscribe("bench.echo", func(m *nats.Msg) { _ = m.Respond(m.Data) }); err != nil {
+		b.Fatal(err)
+	}
+	// The floor of a write-ahead reply: the echo, with one JetStream write
+	// (file storage, like tex's journal) acknowledged before the reply.
+	js, err := jetstream.New(echo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+		Name: "BENCH_JOURNAL", Subjects: []string{"bench.journal"}, Storage: jetstream.FileStorage,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := echo.Subscribe("bench.echo_journaled", func(m *nats.Msg) {
+		if _, err := js.Publish(context.Background(), "bench.journal", m.Data); err != nil {
+			b.Error(err)
+			return
+		}
+		_ = m.Respond(m.Data)
+	}); err != nil {
 		b.Fatal(err)
 	}
 	if err := echo.Flush(); err != nil {
@@ -116,6 +138,11 @@ func BenchmarkServe(b *testing.B) {
 		{"echo", func(conn *nats.Conn) (time.Duration, error) {
 			t0 := time.Now()
 			_, err := conn.Request("bench.echo", []byte(`{"contact_id":"c-0","channel":"voice","market":"DET"}`), 5*time.Second)
+			return time.Since(t0), err
+		}},
+		{"echo_journaled", func(conn *nats.Conn) (time.Duration, error) {
+			t0 := time.Now()
+			_, err := conn.Request("bench.echo_journaled", []byte(`{"contact_id":"c-0","channel":"voice","market":"DET"}`), 5*time.Second)
 			return time.Since(t0), err
 		}},
 		{"route", func(conn *nats.Conn) (time.Duration, error) {

@@ -213,7 +213,6 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 		d = &Decision{ContactID: ct.id, At: c.nowTime(), Trigger: trigger, Market: c.markets[ct.market].id,
 			MatchedBy: ct.matchedBy, Team: c.teams[ct.team].id, Policy: string(c.policy),
 			Weights: &c.weightsView, Steps: make([]StepTrace, 0, len(ct.chain))}
-		s.top = make([]Candidate, 0, maxCandidates+1)
 	}
 	matched := -1
 	for i := 0; i < len(ct.chain) && i <= ct.step; i++ {

@@ -300,6 +300,11 @@ func (c *Core) keepTop(s *stepScan, a *agent, k *components) {
 	if pos >= maxCandidates {
 		return
 	}
+	if s.top == nil {
+		// Made on the first candidate: a queued contact's decision (most of
+		// those a busy server keeps) has none.
+		s.top = make([]Candidate, 0, maxCandidates+1)
+	}
 	s.top = append(s.top, Candidate{})
 	copy(s.top[pos+1:], s.top[pos:])
 	s.top[pos] = cand
