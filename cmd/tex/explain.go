@@ -62,6 +62,9 @@ func printDecision(w io.Writer, n, of int, d *router.Decision) error {
 		}
 		fmt.Fprintln(w, out)
 	}
+	if k := d.KnownAgent; k != nil {
+		fmt.Fprintf(w, "  known agent %s, %s: %s\n", k.Agent, knownWaitText(k.ExpectedWaitSeconds), knownChoiceText(k.Choice))
+	}
 	if d.Weights != nil {
 		fmt.Fprintf(w, "  weights: continuity %.2f, skill %.2f, fairness %.2f\n", d.Weights.Continuity, d.Weights.Skill, d.Weights.Fairness)
 	}
@@ -105,6 +108,25 @@ func printDecision(w io.Writer, n, of int, d *router.Decision) error {
 		fmt.Fprintf(w, "  skipped: %s\n", skipText(d.Skipped))
 	}
 	return nil
+}
+
+func knownWaitText(secs *float64) string {
+	if secs == nil {
+		return "not coming back to work"
+	}
+	return "expected free in " + durText(*secs)
+}
+
+func knownChoiceText(choice string) string {
+	switch choice {
+	case router.KnownHold:
+		return "hold on the line for them"
+	case router.KnownCallback:
+		return "callback reserved for them"
+	case router.KnownTeam:
+		return "to the team"
+	}
+	return choice
 }
 
 func yesNo(b bool) string {

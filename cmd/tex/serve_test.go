@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/server"
 	"github.com/tex-cx/tex/teams"
 )
@@ -69,4 +70,27 @@ func TestClientCommands(t *testing.T) {
 			t.Errorf("exit %d: %s", code, errb.String())
 		}
 	})
+}
+
+// TestExplainKnownAgent: the known-agent choice reads as a sentence.
+func TestExplainKnownAgent(t *testing.T) {
+	wait := 95.0
+	for _, tc := range []struct {
+		trace router.KnownAgentTrace
+		want  string
+	}{
+		{router.KnownAgentTrace{Agent: "det-001", ExpectedWaitSeconds: &wait, Choice: router.KnownCallback},
+			"known agent det-001, expected free in 1m35s: callback reserved for them"},
+		{router.KnownAgentTrace{Agent: "det-001", Choice: router.KnownTeam},
+			"known agent det-001, not coming back to work: to the team"},
+	} {
+		var out bytes.Buffer
+		d := &router.Decision{ContactID: "c-9", Outcome: router.StatusQueued, Position: 1, KnownAgent: &tc.trace}
+		if err := printDecision(&out, 1, 1, d); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("output lacks %q:\n%s", tc.want, out.String())
+		}
+	}
 }
