@@ -591,12 +591,18 @@ func (w *writer) ack() {
 			}
 			c.done(c.reply, c.code)
 		}
+		// Ids as replay gives them: every entry, with events or without,
+		// moves lastSeq on and starts its count again.
+		passed := 0
 		for i := range f.events {
-			if e := f.epochs[i]; e >= 0 && seqs[e] != w.lastSeq {
-				w.lastSeq, w.evIdx = seqs[e], 0
+			for ; passed <= f.epochs[i]; passed++ {
+				w.lastSeq, w.evIdx = seqs[passed], 0
 			}
 			f.events[i].id = eventID{w.lastSeq, w.evIdx}
 			w.evIdx++
+		}
+		for ; passed < len(seqs); passed++ {
+			w.lastSeq, w.evIdx = seqs[passed], 0
 		}
 		if len(f.events) > 0 {
 			w.pub.send(f.events, w.killed)
