@@ -184,6 +184,7 @@ type Core struct {
 	track   bool
 	evMask  EventMask
 	org     *teams.Org
+	opts    Options // as given to New, for the snapshot's fingerprint
 
 	agents   []*agent
 	teams    []*team
@@ -246,6 +247,7 @@ func New(org *teams.Org, opts Options) (*Core, error) {
 		track:    opts.TrackChanges,
 		evMask:   opts.Events,
 		org:      org,
+		opts:     opts,
 		agentIdx: map[string]int32{},
 		teamIdx:  map[string]int32{},
 		mktIdx:   map[string]int32{},

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -148,9 +149,11 @@ func propOrg() *teams.Org {
 }
 
 // driveRandom runs n random commands and returns a digest of every reply
-// and event, for the determinism check.
-func driveRandom(t *testing.T, seed uint64, n int, check bool) []byte {
-	c, err := New(propOrg(), Options{Explain: true, TrackChanges: true})
+// and event, for the determinism check. Before each step in restoreAt the
+// core is snapshotted, through JSON, and replaced by its restoration.
+func driveRandom(t *testing.T, seed uint64, n int, check bool, restoreAt ...int) []byte {
+	opts := Options{Explain: true, TrackChanges: true}
+	c, err := New(propOrg(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +173,9 @@ func driveRandom(t *testing.T, seed uint64, n int, check bool) []byte {
 	}
 	now := 0.0
 	for i := 0; i < n; i++ {
+		if slices.Contains(restoreAt, i) {
+			c = snapshotRoundTrip(t, c, propOrg(), opts)
+		}
 		now += rng.Float64() * 8
 		var err error
 		var reply any
@@ -284,6 +290,54 @@ func TestPropertyRandomCommands(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			driveRandom(t, seed, per, true)
 		})
+	}
+}
+
+// snapshotRoundTrip snapshots c, encodes and decodes the snapshot as JSON,
+// and restores it into a new core, checking that the new core snapshots
+// the same.
+func snapshotRoundTrip(t testing.TB, c *Core, org *teams.Org, opts Options) *Core {
+	t.Helper()
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Snapshot
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore(org, opts, &back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2, _ := json.Marshal(again); string(b2) != string(b) {
+		t.Fatalf("a restored core snapshots differently:\n%s\n%s", b, b2)
+	}
+	return r
+}
+
+// TestSnapshotRestore: a core restored from a snapshot, taken anywhere in
+// a random run, goes on exactly as the original: the same replies, events
+// and decision records.
+func TestSnapshotRestore(t *testing.T) {
+	for _, seed := range []uint64{5, 6, 7} {
+		want := driveRandom(t, seed, 3000, false)
+		got := driveRandom(t, seed, 3000, true, 1, 17, 400, 1111, 2500)
+		if string(got) != string(want) {
+			i := 0
+			for i < len(got) && i < len(want) && got[i] == want[i] {
+				i++
+			}
+			t.Fatalf("seed %d: restored run differs at byte %d:\nwant %.300s\ngot  %.300s", seed, i, want[i:], got[i:])
+		}
 	}
 }
 

@@ -1,0 +1,459 @@
+package router
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/tex-cx/tex/teams"
+)
+
+// A Snapshot is the core's whole state at one instant: agents, contacts
+// (live and retained, with their decision records), queues, timers,
+// continuity memory and the statistics the scorer and the EWT read. A core
+// restored from it (Restore) decides exactly as the original would from
+// there on, so a restart replays only the journal written after it.
+//
+// It is plain data that encodes to JSON. Events not yet taken (Events) and
+// changes not yet taken (TakeChanges) are not part of it: take them first.
+type Snapshot struct {
+	Version int `json:"version"`
+	// Org fingerprints the org and the options the core was built with; a
+	// snapshot restores only into the same (Restore refuses otherwise).
+	Org      string        `json:"org"`
+	Now      int64         `json:"now"`
+	Seq      uint64        `json:"seq"`
+	FrontSeq int64         `json:"front_seq"`
+	TimerSeq uint64        `json:"timer_seq"`
+	Agents   []agentSnap   `json:"agents"`
+	Teams    []teamSnap    `json:"teams"`
+	Contacts []contactSnap `json:"contacts"`
+	AnyWait  []string      `json:"any_wait,omitempty"`
+	Memory   []memorySnap  `json:"memory,omitempty"`
+	Sweep    []sweepSnap   `json:"sweep,omitempty"`
+	Timers   []timerSnap   `json:"timers,omitempty"`
+	FIFOs    [][]timerSnap `json:"fifos"`
+}
+
+const snapshotVersion = 1
+
+type agentSnap struct {
+	ID            string             `json:"id"`
+	Presence      presence           `json:"presence"`
+	Pending       presence           `json:"pending"`
+	HasPending    bool               `json:"has_pending,omitempty"`
+	NotResponding bool               `json:"not_responding,omitempty"`
+	Ready         bool               `json:"ready,omitempty"`
+	Offers        int32              `json:"offers,omitempty"`
+	Active        int32              `json:"active,omitempty"`
+	Wrapping      int32              `json:"wrapping,omitempty"`
+	LastFreeAt    int64              `json:"last_free_at"`
+	Used          [maxChannels]uint8 `json:"used"`
+	Live          []string           `json:"live,omitempty"`
+	Misses        int                `json:"misses,omitempty"`
+	State         string             `json:"state"`
+	StateSince    int64              `json:"state_since"`
+	Reason        string             `json:"reason,omitempty"`
+	Load          float64            `json:"load"`
+	LoadAt        int64              `json:"load_at"`
+	HandledDay    int64              `json:"handled_day"`
+	HandledToday  int                `json:"handled_today"`
+}
+
+type teamSnap struct {
+	ID     string    `json:"id"`
+	Queue  []string  `json:"queue,omitempty"`
+	Ready  int       `json:"ready"`
+	Load   float64   `json:"load"`
+	LoadAt int64     `json:"load_at"`
+	Ring   []float64 `json:"ring"`
+	Next   int       `json:"next"`
+	N      int       `json:"n"`
+	Sum    float64   `json:"sum"`
+}
+
+// Chains a contact can follow, by name: the market's, or a callback's.
+const (
+	chainMarket  = "market"
+	chainCbKnown = "callback_known"
+	chainCbTeam  = "callback_team"
+)
+
+type contactSnap struct {
+	ID          string           `json:"id"`
+	Gen         uint32           `json:"gen"`
+	Seq         int64            `json:"seq"`
+	Market      int32            `json:"market"`
+	Team        int32            `json:"team"`
+	Channel     uint8            `json:"channel"`
+	Lang        uint8            `json:"lang"`
+	NSkills     uint8            `json:"n_skills,omitempty"`
+	Skills      [maxSkills]int16 `json:"skills"`
+	MinProf     [maxSkills]uint8 `json:"min_prof"`
+	Priority    int              `json:"priority,omitempty"`
+	CustomerKey string           `json:"customer_key,omitempty"`
+	CustomerID  string           `json:"customer_id,omitempty"`
+	ANI         string           `json:"ani,omitempty"`
+	MatchedBy   string           `json:"matched_by"`
+	Hist        historySnap      `json:"hist"`
+	Known       int32            `json:"known"`
+	Served      []int32          `json:"served,omitempty"`
+	KnownChoice knownChoice      `json:"known_choice,omitempty"`
+	State       string           `json:"state"`
+	ArrivedAt   int64            `json:"arrived_at"`
+	Chain       string           `json:"chain"`
+	Step        int              `json:"step"`
+	StepOpen    int64            `json:"step_open"`
+	Callback    bool             `json:"callback,omitempty"`
+	CbNumber    string           `json:"cb_number,omitempty"`
+	CbAt        int64            `json:"cb_at,omitempty"`
+	CbOffered   bool             `json:"cb_offered,omitempty"`
+	Queued      bool             `json:"queued,omitempty"`
+	InAny       bool             `json:"in_any,omitempty"`
+	Waited      bool             `json:"waited,omitempty"`
+	Agent       int32            `json:"agent"`
+	OfferExp    int64            `json:"offer_expires,omitempty"`
+	OfferedAt   int64            `json:"offered_at,omitempty"`
+	MatchedStep teams.StepKind   `json:"matched_step,omitempty"`
+	MissedBy    []missedSnap     `json:"missed_by,omitempty"`
+	AnsweredAt  int64            `json:"answered_at,omitempty"`
+	EndedAt     int64            `json:"ended_at,omitempty"`
+	WrappedAt   int64            `json:"wrapped_at,omitempty"`
+	HoldSecs    float64          `json:"hold_secs,omitempty"`
+	Transferred bool             `json:"transferred,omitempty"`
+	TransferTo  string           `json:"transfer_to,omitempty"`
+	Resolved    *bool            `json:"resolved,omitempty"`
+	Disposition string           `json:"disposition,omitempty"`
+	Continuity  string           `json:"continuity,omitempty"`
+	Decisions   []*Decision      `json:"decisions,omitempty"`
+}
+
+type missedSnap struct {
+	Agent int32 `json:"agent"`
+	Until int64 `json:"until"`
+}
+
+type historySnap struct {
+	N       int32            `json:"n"`
+	Entries [4]histEntrySnap `json:"entries"`
+}
+
+type histEntrySnap struct {
+	At       int64 `json:"at"`
+	Agent    int32 `json:"agent"`
+	Resolved int8  `json:"resolved"`
+}
+
+type memorySnap struct {
+	Key  string      `json:"key"`
+	Hist historySnap `json:"hist"`
+}
+
+type sweepSnap struct {
+	Key string `json:"key"`
+	At  int64  `json:"at"`
+}
+
+type timerSnap struct {
+	At      int64     `json:"at"`
+	Seq     uint64    `json:"seq"`
+	Kind    timerKind `json:"kind"`
+	Contact string    `json:"contact"`
+}
+
+func (h *history) snap() historySnap {
+	s := historySnap{N: h.n}
+	for i, e := range h.entries {
+		s.Entries[i] = histEntrySnap{At: e.at, Agent: e.agent, Resolved: e.resolved}
+	}
+	return s
+}
+
+func (s *historySnap) history() history {
+	h := history{n: s.N}
+	for i, e := range s.Entries {
+		h.entries[i] = histEntry{at: e.At, agent: e.Agent, resolved: e.Resolved}
+	}
+	return h
+}
+
+// fingerprint names the org and options a core was built with.
+func fingerprint(org *teams.Org, opts Options) (string, error) {
+	b, err := json.Marshal(struct {
+		Org  *teams.Org
+		Opts Options
+	}{org, opts})
+	if err != nil {
+		return "", fmt.Errorf("router: fingerprint the org: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Snapshot returns the core's state. The core stays as it was.
+func (c *Core) Snapshot() (*Snapshot, error) {
+	fp, err := fingerprint(c.org, c.opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Version: snapshotVersion, Org: fp, Now: c.now, Seq: c.seq, FrontSeq: c.frontSeq, TimerSeq: c.timerSeq}
+	for _, a := range c.agents {
+		as := agentSnap{ID: a.id, Presence: a.presence, Pending: a.pending, HasPending: a.hasPending,
+			NotResponding: a.notResponding, Ready: a.ready, Offers: a.offers, Active: a.active, Wrapping: a.wrapping,
+			LastFreeAt: a.lastFreeAt, Used: a.used, Misses: a.misses, State: a.state, StateSince: a.stateSince,
+			Reason: a.reason, Load: a.load, LoadAt: a.loadAt, HandledDay: a.handledDay, HandledToday: a.handledToday}
+		for _, ct := range a.live {
+			as.Live = append(as.Live, ct.id)
+		}
+		s.Agents = append(s.Agents, as)
+	}
+	for _, t := range c.teams {
+		ts := teamSnap{ID: t.id, Ready: t.ready, Load: t.load, LoadAt: t.loadAt,
+			Ring: slices.Clone(t.handle.ring), Next: t.handle.next, N: t.handle.n, Sum: t.handle.sum}
+		for _, ct := range t.queue {
+			ts.Queue = append(ts.Queue, ct.id)
+		}
+		s.Teams = append(s.Teams, ts)
+	}
+	ids := make([]string, 0, len(c.contacts))
+	for id := range c.contacts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		cs, err := c.snapContact(c.contacts[id])
+		if err != nil {
+			return nil, err
+		}
+		s.Contacts = append(s.Contacts, cs)
+	}
+	for _, ct := range c.anyWait {
+		s.AnyWait = append(s.AnyWait, ct.id)
+	}
+	keys := make([]string, 0, len(c.memory))
+	for k := range c.memory {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		s.Memory = append(s.Memory, memorySnap{Key: k, Hist: c.history(c.memory[k]).snap()})
+	}
+	for _, d := range c.memorySweep[c.sweepHead:] {
+		s.Sweep = append(s.Sweep, sweepSnap{Key: d.key, At: d.at})
+	}
+	// Cancelled timers are left out: they would fire as no-ops.
+	live := func(t *timer) (timerSnap, bool) {
+		if !t.valid() || c.contacts[t.ct.id] != t.ct {
+			return timerSnap{}, false
+		}
+		return timerSnap{At: t.at, Seq: t.seq, Kind: t.kind, Contact: t.ct.id}, true
+	}
+	for i := range c.timers {
+		if t, ok := live(&c.timers[i]); ok {
+			s.Timers = append(s.Timers, t)
+		}
+	}
+	slices.SortFunc(s.Timers, func(a, b timerSnap) int { return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.Seq, b.Seq)) })
+	s.FIFOs = make([][]timerSnap, len(c.fifos))
+	for k := range c.fifos {
+		f := &c.fifos[k]
+		for i := f.head; i < len(f.q); i++ {
+			if t, ok := live(&f.q[i]); ok {
+				s.FIFOs[k] = append(s.FIFOs[k], t)
+			}
+		}
+	}
+	return s, nil
+}
+
+func (c *Core) snapContact(ct *contact) (contactSnap, error) {
+	m := c.markets[ct.market]
+	chain := ""
+	switch {
+	case sameChain(ct.chain, m.chain):
+		chain = chainMarket
+	case sameChain(ct.chain, m.cbKnown):
+		chain = chainCbKnown
+	case sameChain(ct.chain, m.cbTeam):
+		chain = chainCbTeam
+	default:
+		return contactSnap{}, fmt.Errorf("router: snapshot: contact %s follows a chain its market does not have", ct.id)
+	}
+	cs := contactSnap{ID: ct.id, Gen: ct.gen, Seq: ct.seq, Market: ct.market, Team: ct.team, Channel: ct.channel,
+		Lang: ct.lang, NSkills: ct.nSkills, Skills: ct.skills, MinProf: ct.minProf, Priority: ct.priority,
+		CustomerKey: ct.customerKey, CustomerID: ct.customerID, ANI: ct.ani, MatchedBy: ct.matchedBy,
+		Hist: ct.hist.snap(), Known: ct.known, Served: slices.Clone(ct.served), KnownChoice: ct.knownChoice,
+		State: ct.state, ArrivedAt: ct.arrivedAt, Chain: chain, Step: ct.step, StepOpen: ct.stepOpen,
+		Callback: ct.callback, CbNumber: ct.cbNumber, CbAt: ct.cbAt, CbOffered: ct.cbOffered, Queued: ct.queued,
+		InAny: ct.inAny, Waited: ct.waited, Agent: ct.agent, OfferExp: ct.offerExpires, OfferedAt: ct.offeredAt,
+		MatchedStep: ct.matchedStep, AnsweredAt: ct.answeredAt, EndedAt: ct.endedAt, WrappedAt: ct.wrappedAt,
+		HoldSecs: ct.holdSecs, Transferred: ct.transferred, TransferTo: ct.transferTo, Disposition: ct.disposition,
+		Continuity: ct.continuity, Decisions: slices.Clone(ct.decisions)}
+	if ct.resolved != nil {
+		r := *ct.resolved
+		cs.Resolved = &r
+	}
+	for _, mb := range ct.missedBy {
+		cs.MissedBy = append(cs.MissedBy, missedSnap{Agent: mb.agent, Until: mb.until})
+	}
+	return cs, nil
+}
+
+// sameChain reports whether a and b are the same chain (one slice).
+func sameChain(a, b []step) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// Restore builds a core for org and opts in the state s was taken in. The
+// org and options must be those the snapshot's core had.
+func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
+	if s.Version != snapshotVersion {
+		return nil, fmt.Errorf("router: snapshot version %d, want %d", s.Version, snapshotVersion)
+	}
+	fp, err := fingerprint(org, opts)
+	if err != nil {
+		return nil, err
+	}
+	if fp != s.Org {
+		return nil, fmt.Errorf("router: the snapshot was taken with another org or other options")
+	}
+	c, err := New(org, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Agents) != len(c.agents) || len(s.Teams) != len(c.teams) || len(s.FIFOs) != len(c.fifos) {
+		return nil, fmt.Errorf("router: snapshot does not match the org: %d agents, %d teams", len(s.Agents), len(s.Teams))
+	}
+	c.now, c.seq, c.frontSeq, c.timerSeq = s.Now, s.Seq, s.FrontSeq, s.TimerSeq
+	for i := range s.Contacts {
+		cs := &s.Contacts[i]
+		ct, err := c.restoreContact(cs)
+		if err != nil {
+			return nil, err
+		}
+		c.contacts[ct.id] = ct
+	}
+	byID := func(id string) (*contact, error) {
+		ct, ok := c.contacts[id]
+		if !ok {
+			return nil, fmt.Errorf("router: snapshot names contact %q, which it does not hold", id)
+		}
+		return ct, nil
+	}
+	for i, as := range s.Agents {
+		a := c.agents[i]
+		if a.id != as.ID {
+			return nil, fmt.Errorf("router: snapshot agent %d is %q, the org's is %q", i, as.ID, a.id)
+		}
+		a.presence, a.pending, a.hasPending, a.notResponding, a.ready = as.Presence, as.Pending, as.HasPending, as.NotResponding, as.Ready
+		a.offers, a.active, a.wrapping, a.lastFreeAt, a.used = as.Offers, as.Active, as.Wrapping, as.LastFreeAt, as.Used
+		a.misses, a.state, a.stateSince, a.reason = as.Misses, as.State, as.StateSince, as.Reason
+		a.load, a.loadAt, a.handledDay, a.handledToday = as.Load, as.LoadAt, as.HandledDay, as.HandledToday
+		for _, id := range as.Live {
+			ct, err := byID(id)
+			if err != nil {
+				return nil, err
+			}
+			a.live = append(a.live, ct)
+		}
+	}
+	for i, ts := range s.Teams {
+		t := c.teams[i]
+		if t.id != ts.ID || len(ts.Ring) != len(t.handle.ring) || ts.N > len(ts.Ring) || ts.Next >= max(len(ts.Ring), 1) {
+			return nil, fmt.Errorf("router: snapshot team %d (%q) does not match the org's %q", i, ts.ID, t.id)
+		}
+		t.ready, t.load, t.loadAt = ts.Ready, ts.Load, ts.LoadAt
+		copy(t.handle.ring, ts.Ring)
+		t.handle.next, t.handle.n, t.handle.sum = ts.Next, ts.N, ts.Sum
+		t.handle.sorted = append(t.handle.sorted[:0], ts.Ring[:ts.N]...)
+		slices.Sort(t.handle.sorted)
+		t.handle.stale = true
+		for _, id := range ts.Queue {
+			ct, err := byID(id)
+			if err != nil {
+				return nil, err
+			}
+			t.queue = append(t.queue, ct)
+		}
+	}
+	for _, id := range s.AnyWait {
+		ct, err := byID(id)
+		if err != nil {
+			return nil, err
+		}
+		c.anyWait = append(c.anyWait, ct)
+	}
+	for _, m := range s.Memory {
+		i := c.remember(m.Key)
+		*c.history(i) = m.Hist.history()
+	}
+	// remember queued each customer for the sweep; the snapshot's order
+	// replaces that.
+	c.memorySweep = c.memorySweep[:0]
+	for _, d := range s.Sweep {
+		c.memorySweep = append(c.memorySweep, memoryDue{key: d.Key, at: d.At})
+	}
+	restoreTimer := func(t timerSnap) (timer, error) {
+		ct, err := byID(t.Contact)
+		if err != nil {
+			return timer{}, err
+		}
+		return timer{at: t.At, seq: t.Seq, kind: t.Kind, gen: ct.gen, ct: ct}, nil
+	}
+	for _, ts := range s.Timers {
+		t, err := restoreTimer(ts)
+		if err != nil {
+			return nil, err
+		}
+		c.timers.push(t)
+	}
+	for k, q := range s.FIFOs {
+		for _, ts := range q {
+			t, err := restoreTimer(ts)
+			if err != nil {
+				return nil, err
+			}
+			c.fifos[k].q = append(c.fifos[k].q, t)
+		}
+	}
+	return c, nil
+}
+
+func (c *Core) restoreContact(cs *contactSnap) (*contact, error) {
+	if cs.Market < 0 || int(cs.Market) >= len(c.markets) || cs.Team < 0 || int(cs.Team) >= len(c.teams) ||
+		cs.Agent < -1 || int(cs.Agent) >= len(c.agents) || cs.Known < -1 || int(cs.Known) >= len(c.agents) {
+		return nil, fmt.Errorf("router: snapshot contact %q names a market, team or agent the org does not have", cs.ID)
+	}
+	m := c.markets[cs.Market]
+	var chain []step
+	switch cs.Chain {
+	case chainMarket:
+		chain = m.chain
+	case chainCbKnown:
+		chain = m.cbKnown
+	case chainCbTeam:
+		chain = m.cbTeam
+	default:
+		return nil, fmt.Errorf("router: snapshot contact %q: unknown chain %q", cs.ID, cs.Chain)
+	}
+	if cs.Step < 0 || cs.Step >= max(len(chain), 1) {
+		return nil, fmt.Errorf("router: snapshot contact %q: step %d of a chain of %d", cs.ID, cs.Step, len(chain))
+	}
+	ct := &contact{id: cs.ID, gen: cs.Gen, seq: cs.Seq, market: cs.Market, team: cs.Team, channel: cs.Channel,
+		lang: cs.Lang, nSkills: cs.NSkills, skills: cs.Skills, minProf: cs.MinProf, priority: cs.Priority,
+		customerKey: cs.CustomerKey, customerID: cs.CustomerID, ani: cs.ANI, matchedBy: cs.MatchedBy,
+		hist: cs.Hist.history(), mem: -1, known: cs.Known, served: cs.Served, knownChoice: cs.KnownChoice,
+		state: cs.State, arrivedAt: cs.ArrivedAt, chain: chain, step: cs.Step, stepOpen: cs.StepOpen,
+		callback: cs.Callback, cbNumber: cs.CbNumber, cbAt: cs.CbAt, cbOffered: cs.CbOffered, queued: cs.Queued,
+		inAny: cs.InAny, waited: cs.Waited, agent: cs.Agent, offerExpires: cs.OfferExp, offeredAt: cs.OfferedAt,
+		matchedStep: cs.MatchedStep, answeredAt: cs.AnsweredAt, endedAt: cs.EndedAt, wrappedAt: cs.WrappedAt,
+		holdSecs: cs.HoldSecs, transferred: cs.Transferred, transferTo: cs.TransferTo, resolved: cs.Resolved,
+		disposition: cs.Disposition, continuity: cs.Continuity, decisions: cs.Decisions}
+	for _, mb := range cs.MissedBy {
+		ct.missedBy = append(ct.missedBy, missed{agent: mb.Agent, until: mb.Until})
+	}
+	return ct, nil
+}
