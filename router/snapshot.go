@@ -137,8 +137,7 @@ type missedSnap struct {
 }
 
 type historySnap struct {
-	N       int32            `json:"n"`
-	Entries [4]histEntrySnap `json:"entries"`
+	Entries []histEntrySnap `json:"entries,omitempty"` // newest first
 }
 
 type histEntrySnap struct {
@@ -165,19 +164,24 @@ type timerSnap struct {
 }
 
 func (h *history) snap() historySnap {
-	s := historySnap{N: h.n}
-	for i, e := range h.entries {
+	s := historySnap{Entries: make([]histEntrySnap, h.n)}
+	for i := range h.n {
+		e := &h.entries[i]
 		s.Entries[i] = histEntrySnap{At: e.at, Agent: e.agent, Resolved: e.resolved}
 	}
 	return s
 }
 
-func (s *historySnap) history() history {
-	h := history{n: s.N}
+func (s *historySnap) history() (history, error) {
+	var h history
+	if len(s.Entries) > len(h.entries) {
+		return h, fmt.Errorf("router: snapshot history of %d entries, at most %d", len(s.Entries), len(h.entries))
+	}
+	h.n = int32(len(s.Entries))
 	for i, e := range s.Entries {
 		h.entries[i] = histEntry{at: e.At, agent: e.Agent, resolved: e.Resolved}
 	}
-	return h
+	return h, nil
 }
 
 // fingerprint names the org and options a core was built with.
@@ -233,13 +237,16 @@ func (c *Core) Snapshot() (*Snapshot, error) {
 	for _, ct := range c.anyWait {
 		s.AnyWait = append(s.AnyWait, ct.id)
 	}
-	keys := make([]string, 0, len(c.memory))
-	for k := range c.memory {
-		keys = append(keys, k)
+	// The sweep lists every remembered customer once: its order is
+	// deterministic and needs no sort of a million keys.
+	s.Memory = make([]memorySnap, 0, len(c.memory))
+	for _, d := range c.memorySweep[c.sweepHead:] {
+		if i, ok := c.memory[d.key]; ok {
+			s.Memory = append(s.Memory, memorySnap{Key: d.key, Hist: c.history(i).snap()})
+		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		s.Memory = append(s.Memory, memorySnap{Key: k, Hist: c.history(c.memory[k]).snap()})
+	if len(s.Memory) != len(c.memory) {
+		return nil, fmt.Errorf("router: snapshot: %d customers remembered, %d in the sweep", len(c.memory), len(s.Memory))
 	}
 	for _, d := range c.memorySweep[c.sweepHead:] {
 		s.Sweep = append(s.Sweep, sweepSnap{Key: d.key, At: d.at})
@@ -335,6 +342,9 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 			return nil, err
 		}
 		c.contacts[ct.id] = ct
+		// A tracking caller's first TakeChanges gives the whole state, as
+		// it does after New and a replay.
+		c.markContact(ct)
 	}
 	byID := func(id string) (*contact, error) {
 		ct, ok := c.contacts[id]
@@ -352,6 +362,9 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 		a.offers, a.active, a.wrapping, a.lastFreeAt, a.used = as.Offers, as.Active, as.Wrapping, as.LastFreeAt, as.Used
 		a.misses, a.state, a.stateSince, a.reason = as.Misses, as.State, as.StateSince, as.Reason
 		a.load, a.loadAt, a.handledDay, a.handledToday = as.Load, as.LoadAt, as.HandledDay, as.HandledToday
+		if a.stateSince != 0 {
+			c.markAgent(a) // one whose state ever changed, as a replay marks it
+		}
 		for _, id := range as.Live {
 			ct, err := byID(id)
 			if err != nil {
@@ -387,8 +400,11 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 		c.anyWait = append(c.anyWait, ct)
 	}
 	for _, m := range s.Memory {
-		i := c.remember(m.Key)
-		*c.history(i) = m.Hist.history()
+		h, err := m.Hist.history()
+		if err != nil {
+			return nil, err
+		}
+		*c.history(c.remember(m.Key)) = h
 	}
 	// remember queued each customer for the sweep; the snapshot's order
 	// replaces that.
@@ -442,10 +458,14 @@ func (c *Core) restoreContact(cs *contactSnap) (*contact, error) {
 	if cs.Step < 0 || cs.Step >= max(len(chain), 1) {
 		return nil, fmt.Errorf("router: snapshot contact %q: step %d of a chain of %d", cs.ID, cs.Step, len(chain))
 	}
+	hist, err := cs.Hist.history()
+	if err != nil {
+		return nil, err
+	}
 	ct := &contact{id: cs.ID, gen: cs.Gen, seq: cs.Seq, market: cs.Market, team: cs.Team, channel: cs.Channel,
 		lang: cs.Lang, nSkills: cs.NSkills, skills: cs.Skills, minProf: cs.MinProf, priority: cs.Priority,
 		customerKey: cs.CustomerKey, customerID: cs.CustomerID, ani: cs.ANI, matchedBy: cs.MatchedBy,
-		hist: cs.Hist.history(), mem: -1, known: cs.Known, served: cs.Served, knownChoice: cs.KnownChoice,
+		hist: hist, mem: -1, known: cs.Known, served: cs.Served, knownChoice: cs.KnownChoice,
 		state: cs.State, arrivedAt: cs.ArrivedAt, chain: chain, step: cs.Step, stepOpen: cs.StepOpen,
 		callback: cs.Callback, cbNumber: cs.CbNumber, cbAt: cs.CbAt, cbOffered: cs.CbOffered, queued: cs.Queued,
 		inAny: cs.InAny, waited: cs.Waited, agent: cs.Agent, offerExpires: cs.OfferExp, offeredAt: cs.OfferedAt,

@@ -129,12 +129,28 @@ func openJournal(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pre
 	return j, nil
 }
 
-// replay calls apply for every entry of the group's journal, in order,
-// with its stream sequence. It reads what the stream holds when it starts.
-func (j *journal) replay(ctx context.Context, apply func(seq uint64, e *entry) error) (int, error) {
-	cons, err := j.js.OrderedConsumer(ctx, JournalStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{j.subject},
-	})
+// lastSeq is the journal stream's last sequence.
+func (j *journal) lastSeq(ctx context.Context) (uint64, error) {
+	st, err := j.js.Stream(ctx, JournalStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
+}
+
+// replay calls apply for every entry of the group's journal from stream
+// sequence from (0: the first), in order, with its stream sequence. It
+// reads what the stream holds when it starts.
+func (j *journal) replay(ctx context.Context, from uint64, apply func(seq uint64, e *entry) error) (int, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{j.subject}}
+	if from > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	}
+	cons, err := j.js.OrderedConsumer(ctx, JournalStream, cfg)
 	if err != nil {
 		return 0, fmt.Errorf("server: journal consumer: %w", err)
 	}

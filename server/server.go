@@ -60,6 +60,10 @@ type Config struct {
 	// EWTRefresh is how often the read store's EWTs are recomputed
 	// (default 1s).
 	EWTRefresh time.Duration
+	// SnapshotEvery is how often the core's state is saved to the
+	// TEX_SNAPSHOTS object store, so that a start replays only the journal
+	// written since (default 5m; negative: only at a graceful stop).
+	SnapshotEvery time.Duration
 	// ScorecardOptions are passed to scorecard.New.
 	ScorecardOptions []scorecard.Option
 }
@@ -189,6 +193,10 @@ func (s *Server) startEngine(ctx context.Context) error {
 	}
 	s.w = newWriter(s.cfg.Org, journal, s.pub, s.store, s.metrics, s.log, s.cfg.Now)
 	s.w.ewtRefresh = cmp.Or(s.cfg.EWTRefresh, defaultEWTRefresh)
+	if s.w.snaps, err = newSnapshotter(ctx, s.js, s.cfg.Group, s.pub, s.log); err != nil {
+		return err
+	}
+	s.w.snapEvery = cmp.Or(s.cfg.SnapshotEvery, defaultSnapshotEvery)
 	if err := s.w.recover(ctx); err != nil {
 		return err
 	}

@@ -108,9 +108,15 @@ type writer struct {
 	last    time.Time // last time stamped: stamps never go backwards
 	lastSeq uint64    // journal sequence of the last entry applied
 	evIdx   int       // events emitted since that entry
+	lastEv  eventID   // the last event named, with lastSeq and evIdx
 	broken  error     // the core may be ahead of the journal; rebuild before serving
-	// lastSeq and evIdx belong to the acker while it runs, and to the
-	// writer's recover once the acker is drained (after a barrier).
+	// lastSeq, evIdx and lastEv belong to the acker while it runs, and to
+	// the writer once the acker is drained (after a barrier).
+
+	snaps     *snapshotter
+	snapEvery time.Duration
+	snapSeq   uint64 // lastSeq of the latest snapshot taken or restored
+	replayed  int    // journal entries the last recover replayed
 
 	flights   chan *flight
 	ackerDone chan struct{}
@@ -137,7 +143,7 @@ func newWriter(org *teams.Org, j *journal, pub *publisher, store *teams.Store, m
 }
 
 func newCore(org *teams.Org) (*router.Core, error) {
-	c, err := router.New(org, router.Options{Explain: true, TrackChanges: true})
+	c, err := router.New(org, coreOptions)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -147,24 +153,28 @@ func newCore(org *teams.Org) (*router.Core, error) {
 // recover rebuilds the core from the journal, hands the events not yet
 // published to the publisher, ticks to now and fills the read store.
 func (w *writer) recover(ctx context.Context) error {
-	core, err := newCore(w.org)
-	if err != nil {
-		return err
+	start := time.Now()
+	from := w.restore(ctx)
+	if from == 0 {
+		core, err := newCore(w.org)
+		if err != nil {
+			return err
+		}
+		w.core, w.lastSeq, w.evIdx, w.lastEv, w.snapSeq = core, 0, 0, noMark, 0
 	}
-	w.core, w.lastSeq, w.evIdx = core, 0, 0
 	mark := w.pub.published()
 	var out []outEvent
 	keep := func() {
 		for _, e := range w.core.Events() {
 			id := eventID{w.lastSeq, w.evIdx}
 			w.evIdx++
+			w.lastEv = id
 			if mark.less(id) {
 				out = append(out, outEvent{ev: e, id: id, replay: true})
 			}
 		}
 	}
-	start := time.Now()
-	n, err := w.journal.replay(ctx, func(seq uint64, e *entry) error {
+	n, err := w.journal.replay(ctx, from, func(seq uint64, e *entry) error {
 		t := time.Unix(0, e.T).UTC()
 		// Timers due before the entry fire first, as they did live.
 		w.core.Tick(t)
@@ -188,10 +198,70 @@ func (w *writer) recover(ctx context.Context) error {
 	keep()
 	w.pub.send(out, w.killed)
 	w.syncStore()
-	w.log.Info().Int(logCount, n).Uint64(logSeq, w.lastSeq).Int("republished", len(out)).
+	w.replayed = n
+	w.log.Info().Int(logCount, n).Uint64("from", from).Uint64(logSeq, w.lastSeq).Int("republished", len(out)).
 		Dur("took", time.Since(start)).Msg("journal replayed")
 	w.broken = nil
 	return nil
+}
+
+// restore loads the latest snapshot into w.core and returns the journal
+// sequence to replay from, or 0 (replay all) when there is no usable one.
+func (w *writer) restore(ctx context.Context) uint64 {
+	if w.snaps == nil {
+		return 0
+	}
+	saved := w.snaps.load(ctx)
+	if saved == nil {
+		return 0
+	}
+	last, err := w.journal.lastSeq(ctx)
+	if err != nil || saved.Seq > last {
+		w.log.Warn().AnErr("error", err).Uint64(logSeq, saved.Seq).Uint64("journal_last", last).
+			Msg("snapshot is ahead of the journal; replaying the whole journal")
+		return 0
+	}
+	lastEv, err := parseEventID(saved.LastEvent)
+	if err != nil {
+		w.log.Warn().Err(err).Msg("snapshot undecodable; replaying the whole journal")
+		return 0
+	}
+	core, err := router.Restore(w.org, coreOptions, saved.Core)
+	if err != nil {
+		// The org changed since (or the snapshot is of another version).
+		w.log.Warn().Err(err).Msg("snapshot not usable; replaying the whole journal")
+		return 0
+	}
+	w.core, w.lastSeq, w.evIdx, w.lastEv, w.snapSeq = core, saved.Seq, saved.EvIdx, lastEv, saved.Seq
+	return saved.Seq + 1
+}
+
+// snapshot hands the core's state to the snapshotter. The acker is drained
+// first, so the state is that of the journal up to lastSeq.
+func (w *writer) snapshot() {
+	if p, ok := w.takeSnapshot(); ok {
+		w.snaps.offer(p)
+	}
+}
+
+func (w *writer) takeSnapshot() (pendingSnapshot, bool) {
+	if w.snaps == nil || !w.healthy() {
+		return pendingSnapshot{}, false
+	}
+	w.drain()
+	if w.failed.Load() != nil || w.lastSeq == w.snapSeq {
+		return pendingSnapshot{}, false // a rebuild comes first; or nothing new
+	}
+	start := time.Now()
+	snap, err := w.core.Snapshot()
+	if err != nil {
+		w.log.Error().Err(err).Msg("snapshot the core")
+		return pendingSnapshot{}, false
+	}
+	w.snapSeq = w.lastSeq
+	w.log.Debug().Uint64(logSeq, w.lastSeq).Dur("took", time.Since(start)).Msg("snapshot taken")
+	return pendingSnapshot{after: w.lastEv, snap: savedSnapshot{Seq: w.lastSeq, EvIdx: w.evIdx,
+		LastEvent: w.lastEv.String(), Taken: w.core.Now(), Core: snap}}, true
 }
 
 func applyEntry(core *router.Core, t time.Time, e journaled) error {
@@ -311,6 +381,16 @@ func (w *writer) run() {
 	defer timer.Stop()
 	refresh := time.NewTicker(w.ewtRefresh)
 	defer refresh.Stop()
+	var snapC <-chan time.Time
+	if w.snaps != nil {
+		go w.snaps.run()
+		defer func() { close(w.snaps.stop); <-w.snaps.done }()
+		if w.snapEvery > 0 {
+			snapTick := time.NewTicker(w.snapEvery)
+			defer snapTick.Stop()
+			snapC = snapTick.C
+		}
+	}
 	for {
 		w.armTimer(timer)
 		select {
@@ -329,15 +409,22 @@ func (w *writer) run() {
 			w.tick()
 		case <-refresh.C:
 			w.refreshEWT()
+		case <-snapC:
+			w.snapshot()
 		case <-w.quit:
 			for {
 				w.batch = w.batch[:0]
 				w.fill()
 				if len(w.batch) == 0 {
-					return
+					break
 				}
 				w.apply(w.batch)
 			}
+			// The next start restores this and replays nothing.
+			if p, ok := w.takeSnapshot(); ok {
+				w.snaps.saveNow(p, 10*time.Second)
+			}
+			return
 		case <-w.killed:
 			return
 		}
@@ -599,6 +686,7 @@ func (w *writer) ack() {
 				w.lastSeq, w.evIdx = seqs[passed], 0
 			}
 			f.events[i].id = eventID{w.lastSeq, w.evIdx}
+			w.lastEv = f.events[i].id
 			w.evIdx++
 		}
 		for ; passed < len(seqs); passed++ {

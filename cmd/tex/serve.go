@@ -21,6 +21,7 @@ type ServeCmd struct {
 	NATS       string        `name:"nats" help:"Join this NATS deployment instead of starting the embedded server." env:"TEX_SERVE_NATS"`
 	Prefix     string        `help:"Subject prefix." env:"TEX_PREFIX" default:"tex"`
 	Drain      time.Duration `help:"How long a graceful shutdown waits for requests in flight." default:"15s"`
+	Snapshot   time.Duration `name:"snapshot-every" help:"How often the routing state is snapshotted, so a start replays only the journal since; negative: only at a graceful stop." env:"TEX_SNAPSHOT_EVERY" default:"5m"`
 }
 
 // Run starts the server and blocks until SIGINT or SIGTERM.
@@ -32,7 +33,7 @@ func (c *ServeCmd) Run(env *Env) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, server.Config{Org: org, DataDir: c.Data, NATSListen: c.NATSListen,
-		NATSURL: c.NATS, HTTPAddr: c.HTTP, Prefix: c.Prefix, Log: env.Log})
+		NATSURL: c.NATS, HTTPAddr: c.HTTP, Prefix: c.Prefix, Log: env.Log, SnapshotEvery: c.Snapshot})
 	if err != nil {
 		return err
 	}

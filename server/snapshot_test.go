@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tex-cx/tex/router"
+	"github.com/tex-cx/tex/server/natstest"
+	"github.com/tex-cx/tex/teams"
+)
+
+// TestRestartFromSnapshot: a start restores the latest snapshot and replays
+// only the journal after it, and the state is the one before the stop or
+// the crash. A changed org makes the snapshot unusable, and a full replay
+// gives the same state again.
+func TestRestartFromSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	start := func(snapEvery time.Duration) *Server {
+		cfg := testConfig(t, dir, clock)
+		cfg.SnapshotEvery = snapEvery
+		s, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = s.Shutdown(ctx)
+		})
+		return s
+	}
+	routeSome := func(nc *nats.Conn, from, to int) []string {
+		var ids []string
+		for i := from; i < to; i++ {
+			id := fmt.Sprintf("c-%02d", i)
+			ids = append(ids, id)
+			rep := route(t, nc, id, fmt.Sprintf("acct-10000%d", i%3))
+			if rep.Status == router.StatusAssigned && i%2 == 0 {
+				serve(t, nc, id, rep.Agent)
+			} else if rep.Status == router.StatusAssigned {
+				event(t, nc, map[string]any{"contact_id": id, "type": "accepted", "agent_id": rep.Agent})
+			}
+			advance(7 * time.Second)
+		}
+		return ids
+	}
+	stop := func(s *Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settled := func(s *Server, nc *nats.Conn, ids []string) map[string]any {
+		natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+			if _, ok := s.Store().Contact(ids[len(ids)-1]); !ok {
+				return fmt.Errorf("store behind")
+			}
+			return nil
+		})
+		time.Sleep(100 * time.Millisecond) // EWT refreshes catch up
+		return snapshotState(t, nc, ids)
+	}
+
+	// A graceful stop saves a snapshot; the next start restores it and
+	// replays nothing.
+	s := start(-1)
+	nc := connect(t, s)
+	for i := 16; i <= 20; i++ {
+		setState(t, nc, fmt.Sprintf("det-%03d", i), "available")
+	}
+	ids := routeSome(nc, 0, 8)
+	want := settled(s, nc, ids)
+	stop(s)
+	s = start(-1)
+	if s.w.snapSeq == 0 || s.w.replayed != 0 {
+		t.Fatalf("after a graceful stop: restored snapshot %d, then replayed %d entries", s.w.snapSeq, s.w.replayed)
+	}
+	taken := s.w.snapSeq
+	nc = connect(t, s)
+	if diff := cmp.Diff(want, snapshotState(t, nc, ids)); diff != "" {
+		t.Fatalf("state restored from the snapshot (-before +after):\n%s", diff)
+	}
+
+	// A crash: the start restores that snapshot and replays what came after.
+	ids = append(ids, routeSome(nc, 8, 12)...)
+	setState(t, nc, "det-016", "away")
+	want = settled(s, nc, ids)
+	s.Kill()
+	s = start(-1)
+	if s.w.snapSeq != taken || s.w.replayed == 0 {
+		t.Fatalf("after a crash: restored snapshot %d (want %d), then replayed %d entries", s.w.snapSeq, taken, s.w.replayed)
+	}
+	nc = connect(t, s)
+	if diff := cmp.Diff(want, settled(s, nc, ids)); diff != "" {
+		t.Fatalf("state after a crash, from the snapshot and the journal (-before +after):\n%s", diff)
+	}
+
+	// Snapshots are also taken while serving.
+	s.Kill()
+	s = start(20 * time.Millisecond)
+	nc = connect(t, s)
+	ids = append(ids, routeSome(nc, 12, 14)...)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		obj, err := js.ObjectStore(ctx, SnapshotBucket)
+		if err != nil {
+			return err
+		}
+		data, err := obj.GetBytes(ctx, DefaultGroup)
+		if err != nil {
+			return err
+		}
+		var saved savedSnapshot
+		if err := json.Unmarshal(data, &saved); err != nil {
+			return err
+		}
+		if saved.Seq <= taken {
+			return fmt.Errorf("latest snapshot at %d", saved.Seq)
+		}
+		return nil
+	})
+	want = settled(s, nc, ids)
+	s.Kill()
+
+	// Another org: the snapshot does not fit it, and the whole journal is
+	// replayed instead (an agent's name changes nothing in the state).
+	cfg := testConfig(t, dir, clock)
+	org := *cfg.Org
+	org.Agents = append([]teams.Agent(nil), org.Agents...)
+	org.Agents[0].Name += " Jr."
+	cfg.Org, cfg.SnapshotEvery = &org, -1
+	s, err = Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Kill()
+	if s.w.snapSeq != 0 || s.w.replayed <= int(taken) {
+		t.Fatalf("with another org: restored snapshot %d, then replayed %d entries", s.w.snapSeq, s.w.replayed)
+	}
+	nc = connect(t, s)
+	got := settled(s, nc, ids)
+	renamed := slices.Clone(want["agents CHA-DET"].([]AgentStatus))
+	renamed[0].Name += " Jr."
+	want["agents CHA-DET"] = renamed
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("state after a full replay (-before +after):\n%s", diff)
+	}
+}
