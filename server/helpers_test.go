@@ -52,7 +52,13 @@ func startServerClock(t testing.TB, dir string, clock func() time.Time) *Server 
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := Start(context.Background(), testConfig(t, dir, clock))
+	return startConfig(t, testConfig(t, dir, clock))
+}
+
+// startConfig runs a server with cfg; it is stopped in Cleanup.
+func startConfig(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,16 +31,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	start := func(snapEvery time.Duration) *Server {
 		cfg := testConfig(t, dir, clock)
 		cfg.SnapshotEvery = snapEvery
-		s, err := Start(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = s.Shutdown(ctx)
-		})
-		return s
+		return startConfig(t, cfg)
 	}
 	routeSome := func(nc *nats.Conn, from, to int) []string {
 		var ids []string
@@ -147,11 +138,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	org.Agents = append([]teams.Agent(nil), org.Agents...)
 	org.Agents[0].Name += " Jr."
 	cfg.Org, cfg.SnapshotEvery = &org, -1
-	s, err = Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Kill()
+	s = startConfig(t, cfg)
 	if s.w.snapSeq != 0 || s.w.replayed <= int(taken) {
 		t.Fatalf("with another org: restored snapshot %d, then replayed %d entries", s.w.snapSeq, s.w.replayed)
 	}
