@@ -413,6 +413,9 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 		c.memorySweep = append(c.memorySweep, memoryDue{key: d.Key, at: d.At})
 	}
 	restoreTimer := func(t timerSnap) (timer, error) {
+		if t.Kind < timerOffer || int(t.Kind) >= len(c.fifos) {
+			return timer{}, fmt.Errorf("router: snapshot timer of unknown kind %d", t.Kind)
+		}
 		ct, err := byID(t.Contact)
 		if err != nil {
 			return timer{}, err
@@ -442,6 +445,24 @@ func (c *Core) restoreContact(cs *contactSnap) (*contact, error) {
 	if cs.Market < 0 || int(cs.Market) >= len(c.markets) || cs.Team < 0 || int(cs.Team) >= len(c.teams) ||
 		cs.Agent < -1 || int(cs.Agent) >= len(c.agents) || cs.Known < -1 || int(cs.Known) >= len(c.agents) {
 		return nil, fmt.Errorf("router: snapshot contact %q names a market, team or agent the org does not have", cs.ID)
+	}
+	if int(cs.Channel) >= len(c.chanName) || int(cs.Lang) > len(c.langIdx) || int(cs.NSkills) > maxSkills {
+		return nil, fmt.Errorf("router: snapshot contact %q names a channel, language or skill the org does not have", cs.ID)
+	}
+	for _, id := range cs.Skills[:cs.NSkills] {
+		if id < 0 || int(id) >= len(c.skillIdx) {
+			return nil, fmt.Errorf("router: snapshot contact %q names skill %d, which the org does not have", cs.ID, id)
+		}
+	}
+	for _, ai := range cs.Served {
+		if ai < 0 || int(ai) >= len(c.agents) {
+			return nil, fmt.Errorf("router: snapshot contact %q names agent %d, which the org does not have", cs.ID, ai)
+		}
+	}
+	for _, mb := range cs.MissedBy {
+		if mb.Agent < 0 || int(mb.Agent) >= len(c.agents) {
+			return nil, fmt.Errorf("router: snapshot contact %q names agent %d, which the org does not have", cs.ID, mb.Agent)
+		}
 	}
 	m := c.markets[cs.Market]
 	var chain []step
