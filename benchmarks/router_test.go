@@ -38,9 +38,9 @@ func carrierOrg(nTeams, perTeam int) *teams.Org {
 	return org
 }
 
-func availableCore(b *testing.B, org *teams.Org, explain bool) *router.Core {
+func availableCore(b *testing.B, org *teams.Org, opts router.Options) *router.Core {
 	b.Helper()
-	c, err := router.New(org, router.Options{Explain: explain})
+	c, err := router.New(org, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func BenchmarkRouteDecision(b *testing.B) {
 			name := fmt.Sprintf("agents=%d/teams=%d/explain=%v", size.teams*size.perTeam, size.teams, explain)
 			b.Run(name, func(b *testing.B) {
 				org := carrierOrg(size.teams, size.perTeam)
-				c := availableCore(b, org, explain)
+				c := availableCore(b, org, router.Options{Explain: explain})
 				now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 				req := router.RouteRequest{Channel: "voice", Skills: []string{"billing"}}
 				markets := make([]string, len(org.Markets))
@@ -117,7 +117,7 @@ func BenchmarkRouteDecision(b *testing.B) {
 // read and written.
 func BenchmarkContactLifecycle(b *testing.B) {
 	org := carrierOrg(375, 40)
-	c := availableCore(b, org, false)
+	c := availableCore(b, org, router.Options{})
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	yes := true
 	customers := make([]string, 50_000)
@@ -155,7 +155,7 @@ func BenchmarkContactLifecycle(b *testing.B) {
 // scanned with 40 down to 1 still free), then, off the clock, releases them all.
 func BenchmarkRouteOnly(b *testing.B) {
 	org := carrierOrg(375, 40)
-	c := availableCore(b, org, false)
+	c := availableCore(b, org, router.Options{})
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	total := len(org.Agents)
 	ids := make([]string, total)

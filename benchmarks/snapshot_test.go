@@ -17,16 +17,8 @@ import (
 func BenchmarkSnapshot(b *testing.B) {
 	org := carrierOrg(10, 12)
 	opts := router.Options{Explain: true, TrackChanges: true}
-	c, err := router.New(org, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := availableCore(b, org, opts)
 	now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
-	for i := range org.Agents {
-		if _, err := c.SetAgentState(now, &router.AgentStateRequest{AgentID: org.Agents[i].ID, State: router.AgentAvailable}); err != nil {
-			b.Fatal(err)
-		}
-	}
 	const customers = 100_000
 	for i := range customers {
 		now = now.Add(20 * time.Second) // a month of contacts, about
@@ -45,7 +37,10 @@ func BenchmarkSnapshot(b *testing.B) {
 		c.Events()
 		c.TakeChanges()
 	}
-	var snap *router.Snapshot
+	var (
+		snap *router.Snapshot
+		err  error
+	)
 	var data []byte
 	var take, encode, restore time.Duration
 	for b.Loop() {

@@ -388,3 +388,36 @@ func FuzzRestore(f *testing.F) {
 		}
 	})
 }
+
+// TestRestoreRefusesBadSnapshots: a snapshot that does not fit the org is
+// refused with an error, not a panic.
+func TestRestoreRefusesBadSnapshots(t *testing.T) {
+	org := propOrg()
+	opts := Options{Explain: true} // as newCore's
+	c := newCore(t, org)
+	mustState(t, c, 0, "det-001", AgentAvailable)
+	mustRoute(t, c, 1, RouteRequest{ContactID: "a", Channel: "voice", CustomerID: "acct-42"})
+	mustRoute(t, c, 2, RouteRequest{ContactID: "b", Channel: "voice", CustomerID: "acct-77"})
+	c.Events()
+	if _, err := c.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	for name, spoil := range map[string]func(s *Snapshot){
+		"negative sample count": func(s *Snapshot) { s.Teams[0].N = -1 },
+		"negative ring index":   func(s *Snapshot) { s.Teams[0].Next = -1 },
+		"unknown queued id":     func(s *Snapshot) { s.Teams[0].Queue = append(s.Teams[0].Queue, "nobody") },
+		"unknown live id":       func(s *Snapshot) { s.Agents[0].Live = []string{"nobody"} },
+		"timer of no kind":      func(s *Snapshot) { s.Timers = append(s.Timers, timerSnap{Contact: "a"}) },
+		"agent out of range":    func(s *Snapshot) { s.Contacts[0].Agent = 99 },
+		"another org":           func(s *Snapshot) { s.Org = "0" },
+	} {
+		snap, err := c.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		spoil(snap)
+		if _, err := Restore(org, opts, snap); err == nil {
+			t.Errorf("%s: restored", name)
+		}
+	}
+}

@@ -353,6 +353,16 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 		}
 		return ct, nil
 	}
+	appendByID := func(dst []*contact, ids []string) ([]*contact, error) {
+		for _, id := range ids {
+			ct, err := byID(id)
+			if err != nil {
+				return nil, err
+			}
+			dst = append(dst, ct)
+		}
+		return dst, nil
+	}
 	for i, as := range s.Agents {
 		a := c.agents[i]
 		if a.id != as.ID {
@@ -365,17 +375,14 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 		if a.stateSince != 0 {
 			c.markAgent(a) // one whose state ever changed, as a replay marks it
 		}
-		for _, id := range as.Live {
-			ct, err := byID(id)
-			if err != nil {
-				return nil, err
-			}
-			a.live = append(a.live, ct)
+		if a.live, err = appendByID(a.live, as.Live); err != nil {
+			return nil, err
 		}
 	}
 	for i, ts := range s.Teams {
 		t := c.teams[i]
-		if t.id != ts.ID || len(ts.Ring) != len(t.handle.ring) || ts.N > len(ts.Ring) || ts.Next >= max(len(ts.Ring), 1) {
+		if t.id != ts.ID || len(ts.Ring) != len(t.handle.ring) ||
+			ts.N < 0 || ts.N > len(ts.Ring) || ts.Next < 0 || ts.Next >= max(len(ts.Ring), 1) {
 			return nil, fmt.Errorf("router: snapshot team %d (%q) does not match the org's %q", i, ts.ID, t.id)
 		}
 		t.ready, t.load, t.loadAt = ts.Ready, ts.Load, ts.LoadAt
@@ -384,20 +391,12 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 		t.handle.sorted = append(t.handle.sorted[:0], ts.Ring[:ts.N]...)
 		slices.Sort(t.handle.sorted)
 		t.handle.stale = true
-		for _, id := range ts.Queue {
-			ct, err := byID(id)
-			if err != nil {
-				return nil, err
-			}
-			t.queue = append(t.queue, ct)
-		}
-	}
-	for _, id := range s.AnyWait {
-		ct, err := byID(id)
-		if err != nil {
+		if t.queue, err = appendByID(t.queue, ts.Queue); err != nil {
 			return nil, err
 		}
-		c.anyWait = append(c.anyWait, ct)
+	}
+	if c.anyWait, err = appendByID(c.anyWait, s.AnyWait); err != nil {
+		return nil, err
 	}
 	for _, m := range s.Memory {
 		h, err := m.Hist.history()
