@@ -1,6 +1,7 @@
 package router
 
 import (
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -229,6 +230,25 @@ func TestEWTSkipsReservedCallbacks(t *testing.T) {
 	}
 	if *r.EWTSeconds != *head.EWTSeconds {
 		t.Fatalf("EWT behind a reserved callback %v, want the head's %v", *r.EWTSeconds, *head.EWTSeconds)
+	}
+	// Every read of the queue agrees: one contact's view, the team's
+	// queue, and the read store's lines (first + (position-1) * step).
+	mustRoute(t, c, 160, RouteRequest{ContactID: "x2", Channel: "voice"})
+	queue, _ := c.Queue("CHA-DET")
+	waiting := c.WaitingViews()
+	if len(queue) != 3 || len(waiting) != 3 {
+		t.Fatalf("queue %d contacts, waiting views %d; want 3", len(queue), len(waiting))
+	}
+	for i, q := range queue {
+		one, _ := c.Contact(q.ContactID)
+		w := waiting[i]
+		if q.EWTSeconds == nil || one.EWTSeconds == nil || !w.HasEWT || w.ContactID != q.ContactID {
+			t.Fatalf("%s: no EWT in queue %+v, contact %+v or line %+v", q.ContactID, q, one, w)
+		}
+		line := w.EWTFirst + float64(q.Position-1)*w.EWTStep
+		if *q.EWTSeconds != *one.EWTSeconds || math.Abs(line-*one.EWTSeconds) > 1e-9 {
+			t.Errorf("%s at %d: queue EWT %v, contact EWT %v, line %v", q.ContactID, q.Position, *q.EWTSeconds, *one.EWTSeconds, line)
+		}
 	}
 }
 

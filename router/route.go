@@ -424,12 +424,39 @@ func (c *Core) ewtSeq(ct *contact, upto int) []float64 {
 		}
 		return c.scratch.seq
 	}
-	seq, ok := c.computeEWTSeq(ct, upto)
+	var seq []float64
+	line, ok := c.ewtLine(ct)
+	if ok {
+		seq = c.scratch.seq[:0]
+		ahead := c.freeAhead(ct)
+		for k := 1; k <= upto; k++ {
+			seq = append(seq, line.at(k, ahead))
+		}
+		c.scratch.seq = seq
+	}
 	*m = ewtMemo{ct: ct, upto: upto, epoch: c.epoch, ok: ok}
 	return seq
 }
 
-func (c *Core) computeEWTSeq(ct *contact, upto int) ([]float64, bool) {
+// ewtLine is the EWT of a team's line for contacts with the same needs:
+// position k waits first + (k-1)*step, less one step per callback ahead
+// that does not take the team's next free slot (freeAhead).
+type ewtLine struct{ first, step float64 }
+
+// at is the EWT of position k behind ahead such callbacks. The steps are
+// taken off one by one, as the first versions did, so figures do not move
+// in their last digits.
+func (l ewtLine) at(k, ahead int) float64 {
+	first := l.first
+	for range ahead {
+		first -= l.step
+	}
+	return first + float64(k-1)*l.step
+}
+
+// ewtLine works out the line of ct's team for contacts like ct; false when
+// nobody logged in could serve them.
+func (c *Core) ewtLine(ct *contact) (ewtLine, bool) {
 	t := c.teams[ct.team]
 	aht := t.handle.mean(c.cfg.DefaultHandleSeconds)
 	slots, idle := 0, 0
@@ -461,34 +488,38 @@ func (c *Core) computeEWTSeq(ct *contact, upto int) ([]float64, bool) {
 		idle += n - busy
 	}
 	if slots == 0 {
-		return nil, false
+		return ewtLine{}, false
 	}
-	seq := c.scratch.seq[:0]
-	first := 0.0
+	line := ewtLine{step: aht / float64(slots)}
 	if idle == 0 {
-		first = 1 / rate
+		line.first = 1 / rate
 	}
-	step := aht / float64(slots)
-	// Callbacks ahead of a caller on the line do not take the team's next
-	// free slots: they are reserved for their known agent, or they give way
-	// to the line (callback_yield_seconds). The line shifts by one slot for
-	// each, so position k of this caller's line still waits first+(k-1)*step.
-	if ct.queued && !ct.callback {
-		yieldUntil := c.now - secs(c.cfg.CallbackYieldSeconds)
-		for _, x := range t.queue {
-			if x == ct {
-				break
-			}
-			if x.callback && (x.chain[x.step].kind == teams.StepKnownAgent || x.cbAt > yieldUntil) {
-				first -= step
-			}
+	return line, true
+}
+
+// freeAhead counts the callbacks ahead of a caller on the line that do not
+// take the team's next free slots: reserved for their known agent, or
+// giving way to the line (callback_yield_seconds).
+func (c *Core) freeAhead(ct *contact) int {
+	if !ct.queued || ct.callback {
+		return 0
+	}
+	n := 0
+	for _, x := range c.teams[ct.team].queue {
+		if x == ct {
+			break
+		}
+		if c.takesNoSlot(x) {
+			n++
 		}
 	}
-	for k := 0; k < upto; k++ {
-		seq = append(seq, first+float64(k)*step)
-	}
-	c.scratch.seq = seq
-	return seq, true
+	return n
+}
+
+// takesNoSlot reports whether waiting contact x is a callback that leaves
+// the team's next free slot to the line.
+func (c *Core) takesNoSlot(x *contact) bool {
+	return x.callback && (x.chain[x.step].kind == teams.StepKnownAgent || x.cbAt > c.now-secs(c.cfg.CallbackYieldSeconds))
 }
 
 type scratch struct {

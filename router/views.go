@@ -83,7 +83,7 @@ type AgentView struct {
 // views is built, so a long queue costs one pass, not one per contact.
 type queueInfo struct {
 	pos map[*contact]int
-	ewt map[needs][]float64 // nil slice: nobody logged in could serve
+	ewt map[*contact]float64 // absent: nobody logged in could serve
 }
 
 // needs is what the static filters ask of an agent: contacts with equal
@@ -102,16 +102,43 @@ func (c *Core) queueInfo(t *team, cache map[int32]*queueInfo) *queueInfo {
 	if q, ok := cache[t.idx]; ok {
 		return q
 	}
-	q := &queueInfo{pos: make(map[*contact]int, len(t.queue)), ewt: map[needs][]float64{}}
-	for i, ct := range t.queue {
-		q.pos[ct] = i + 1
-		k := needsOf(ct)
-		if _, ok := q.ewt[k]; !ok {
-			q.ewt[k] = append([]float64(nil), c.ewtSeq(ct, len(t.queue))...)
+	q := &queueInfo{pos: make(map[*contact]int, len(t.queue)), ewt: make(map[*contact]float64, len(t.queue))}
+	c.walkQueue(t, func(ct *contact, pos int, line ewtLine, ahead int, ok bool) {
+		q.pos[ct] = pos
+		if ok {
+			q.ewt[ct] = line.at(pos, ahead)
 		}
-	}
+	})
 	cache[t.idx] = q
 	return q
+}
+
+// walkQueue calls f for each contact of t's queue in order, with its
+// position, the EWT line of contacts like it (ok false when nobody could
+// serve them) and freeAhead: one pass, one line per kind of needs.
+func (c *Core) walkQueue(t *team, f func(ct *contact, pos int, line ewtLine, ahead int, ok bool)) {
+	type lineOK struct {
+		line ewtLine
+		ok   bool
+	}
+	lines := map[needs]lineOK{}
+	ahead := 0
+	for i, ct := range t.queue {
+		k := needsOf(ct)
+		l, seen := lines[k]
+		if !seen {
+			l.line, l.ok = c.ewtLine(ct)
+			lines[k] = l
+		}
+		a := ahead
+		if ct.callback {
+			a = 0 // a callback's own wait is not shifted (freeAhead)
+		}
+		f(ct, i+1, l.line, a, l.ok)
+		if c.takesNoSlot(ct) {
+			ahead++
+		}
+	}
 }
 
 func (c *Core) contactView(ct *contact) ContactView { return c.contactViewCached(ct, nil) }
@@ -139,8 +166,7 @@ func (c *Core) contactViewCached(ct *contact, cache map[int32]*queueInfo) Contac
 	case ct.waiting() && cache != nil:
 		q := c.queueInfo(c.teams[ct.team], cache)
 		v.Position = q.pos[ct]
-		if seq := q.ewt[needsOf(ct)]; seq != nil && v.Position > 0 {
-			ewt := seq[v.Position-1]
+		if ewt, ok := q.ewt[ct]; ok {
 			v.EWTSeconds = &ewt
 		}
 	case ct.waiting():
@@ -255,11 +281,21 @@ func (c *Core) TakeChanges() Changes {
 // changeView is a contact's view for the read store: no position, but the
 // queue order and the EWT line it is read from.
 func (c *Core) changeView(ct *contact) ContactView {
+	if !ct.waiting() {
+		return c.lineView(ct, ewtLine{}, 0, false)
+	}
+	line, ok := c.ewtLine(ct)
+	return c.lineView(ct, line, c.freeAhead(ct), ok)
+}
+
+// lineView is changeView with the contact's EWT line and freeAhead given.
+func (c *Core) lineView(ct *contact, line ewtLine, ahead int, hasLine bool) ContactView {
 	v := c.baseView(ct)
 	if ct.waiting() {
 		v.Waiting, v.Order = true, ct.seq
-		if seq := c.ewtSeq(ct, 2); seq != nil {
-			v.HasEWT, v.EWTFirst, v.EWTStep = true, seq[0], seq[1]-seq[0]
+		if hasLine {
+			first := line.at(1, ahead)
+			v.HasEWT, v.EWTFirst, v.EWTStep = true, first, line.at(2, ahead)-first
 		}
 	}
 	return v
@@ -271,9 +307,9 @@ func (c *Core) changeView(ct *contact) ContactView {
 func (c *Core) WaitingViews() []ContactView {
 	var out []ContactView
 	for _, t := range c.teams {
-		for _, ct := range t.queue {
-			out = append(out, c.changeView(ct))
-		}
+		c.walkQueue(t, func(ct *contact, _ int, line ewtLine, ahead int, ok bool) {
+			out = append(out, c.lineView(ct, line, ahead, ok))
+		})
 	}
 	return out
 }
