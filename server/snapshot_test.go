@@ -109,8 +109,11 @@ func TestRestartFromSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+	natstest.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		// A read that overlaps a save can wait for chunks the save
+		// replaced: bound each attempt.
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
 		obj, err := js.ObjectStore(ctx, SnapshotBucket)
 		if err != nil {
 			return err
