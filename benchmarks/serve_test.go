@@ -102,6 +102,17 @@ func BenchmarkServe(b *testing.B) {
 	if _, err := echo.Subscribe("bench.echo", func(m *nats.Msg) { _ = m.Respond(m.Data) }); err != nil {
 		b.Fatal(err)
 	}
+	echoTCP, err := nats.Connect(s.NATSURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer echoTCP.Close()
+	if _, err := echoTCP.Subscribe("bench.echo_tcp", func(m *nats.Msg) { _ = m.Respond(m.Data) }); err != nil {
+		b.Fatal(err)
+	}
+	if err := echoTCP.Flush(); err != nil {
+		b.Fatal(err)
+	}
 	// The floor of a write-ahead reply: the echo, with one JetStream write
 	// (file storage, like tex's journal) acknowledged before the reply.
 	js, err := jetstream.New(echo)
@@ -138,6 +149,11 @@ func BenchmarkServe(b *testing.B) {
 		{"echo", func(conn *nats.Conn) (time.Duration, error) {
 			t0 := time.Now()
 			_, err := conn.Request("bench.echo", []byte(`{"contact_id":"c-0","channel":"voice","market":"DET"}`), 5*time.Second)
+			return time.Since(t0), err
+		}},
+		{"echo_tcp", func(conn *nats.Conn) (time.Duration, error) {
+			t0 := time.Now()
+			_, err := conn.Request("bench.echo_tcp", []byte(`{"contact_id":"c-0","channel":"voice","market":"DET"}`), 5*time.Second)
 			return time.Since(t0), err
 		}},
 		{"echo_journaled", func(conn *nats.Conn) (time.Duration, error) {

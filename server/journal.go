@@ -59,46 +59,64 @@ const maxEntryBytes = 512 << 10
 // goroutine hand-off more on every route.
 type journal struct {
 	js      jetstream.JetStream // stream management and replay
-	nc      *nats.Conn
 	subject string
-	inbox   string // acks arrive on inbox + id
-	acks    chan *nats.Msg
-	sub     *nats.Subscription
+	acks    *ackInbox
 	last    uint64 // id of the last entry sent; the writer's
 }
 
 // send publishes one entry and returns its id, which its ack carries.
 func (j *journal) send(data []byte) (uint64, error) {
 	j.last++
-	return j.last, j.nc.PublishMsg(&nats.Msg{Subject: j.subject, Reply: j.inbox + strconv.FormatUint(j.last, 10), Data: data})
+	return j.last, j.acks.nc.PublishMsg(&nats.Msg{Subject: j.subject, Reply: j.acks.reply(j.last), Data: data})
 }
 
-// ackOf reads an ack: the entry's id, and its stream sequence or why the
+// ackInbox receives the acks of JetStream publishes made with plain NATS
+// publishes: each names its publish by a number in its reply subject.
+type ackInbox struct {
+	nc     *nats.Conn
+	stream string // for errors
+	prefix string // acks arrive on prefix + id
+	c      chan *nats.Msg
+	sub    *nats.Subscription
+}
+
+func newAckInbox(nc *nats.Conn, stream string) (*ackInbox, error) {
+	a := &ackInbox{nc: nc, stream: stream, prefix: nc.NewInbox() + ".", c: make(chan *nats.Msg, natsBacklog)}
+	var err error
+	if a.sub, err = nc.ChanSubscribe(a.prefix+"*", a.c); err != nil {
+		return nil, fmt.Errorf("server: %s ack inbox: %w", stream, err)
+	}
+	return a, nil
+}
+
+func (a *ackInbox) reply(id uint64) string { return a.prefix + strconv.FormatUint(id, 10) }
+
+// parse reads an ack: the publish's id, and its stream sequence or why the
 // stream did not take it.
-func (j *journal) ackOf(m *nats.Msg) (id, seq uint64, err error) {
-	id, perr := strconv.ParseUint(strings.TrimPrefix(m.Subject, j.inbox), 10, 64)
+func (a *ackInbox) parse(m *nats.Msg) (id, seq uint64, err error) {
+	id, perr := strconv.ParseUint(strings.TrimPrefix(m.Subject, a.prefix), 10, 64)
 	if perr != nil {
-		return 0, 0, fmt.Errorf("journal ack on %q", m.Subject)
+		return 0, 0, fmt.Errorf("%s ack on %q", a.stream, m.Subject)
 	}
 	if m.Header.Get("Status") == "503" {
-		return id, 0, errors.New("no journal stream answers (" + JournalStream + " is missing or down)")
+		return id, 0, errors.New("no stream answers (" + a.stream + " is missing or down)")
 	}
-	var a struct {
+	var ack struct {
 		Seq   uint64 `json:"seq"`
 		Error *struct {
 			Code        int    `json:"code"`
 			Description string `json:"description"`
 		} `json:"error"`
 	}
-	switch err := json.Unmarshal(m.Data, &a); {
+	switch err := json.Unmarshal(m.Data, &ack); {
 	case err != nil:
-		return id, 0, fmt.Errorf("unreadable journal ack %q: %w", m.Data, err)
-	case a.Error != nil:
-		return id, 0, fmt.Errorf("journal stream refused the entry: %s (%d)", a.Error.Description, a.Error.Code)
-	case a.Seq == 0:
-		return id, 0, fmt.Errorf("journal ack without a sequence: %q", m.Data)
+		return id, 0, fmt.Errorf("unreadable %s ack %q: %w", a.stream, m.Data, err)
+	case ack.Error != nil:
+		return id, 0, fmt.Errorf("stream %s refused the message: %s (%d)", a.stream, ack.Error.Description, ack.Error.Code)
+	case ack.Seq == 0:
+		return id, 0, fmt.Errorf("%s ack without a sequence: %q", a.stream, m.Data)
 	}
-	return id, a.Seq, nil
+	return id, ack.Seq, nil
 }
 
 // openJournal returns the journal of a routing group, creating the stream
@@ -121,12 +139,11 @@ func openJournal(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pre
 	if err != nil {
 		return nil, fmt.Errorf("server: journal stream %s: %w", JournalStream, err)
 	}
-	j := &journal{js: js, nc: nc, subject: prefix + ".journal." + group, inbox: nc.NewInbox() + ".",
-		acks: make(chan *nats.Msg, natsBacklog)}
-	if j.sub, err = nc.ChanSubscribe(j.inbox+"*", j.acks); err != nil {
-		return nil, fmt.Errorf("server: journal ack inbox: %w", err)
+	acks, err := newAckInbox(nc, JournalStream)
+	if err != nil {
+		return nil, err
 	}
-	return j, nil
+	return &journal{js: js, subject: prefix + ".journal." + group, acks: acks}, nil
 }
 
 // lastSeq is the journal stream's last sequence.

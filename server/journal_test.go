@@ -114,3 +114,86 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 	}
 	return info.State.Msgs
 }
+
+// TestRefusedEventsRepublished: when TEX_EVENTS refuses events, the mark
+// stops before them, so the next start publishes them again and the
+// stream ends up with every event the core emitted.
+func TestRefusedEventsRepublished(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now() // standing still: no timer fires across the restart
+	clock := func() time.Time { return now }
+	s := startServerClock(t, dir, clock)
+	nc := connect(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every event published, stored or not.
+	live, err := nc.SubscribeSync("tex.events.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setState(t, nc, "det-016", "available")
+	stored := streamMsgs(t, js, scorecard.StreamName)
+	limit(t, ctx, js, int64(stored)+3)
+	for i := range 6 {
+		route(t, nc, fmt.Sprintf("c-%d", i), "")
+	}
+	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n, _, _ := live.Pending(); n < int(stored)+10 {
+			return fmt.Errorf("%d events seen", n)
+		}
+		return nil
+	})
+	time.Sleep(100 * time.Millisecond) // the acks of the refused ones arrive
+	emitted, _, _ := live.Pending()
+	if got := streamMsgs(t, js, scorecard.StreamName); got != stored+3 {
+		t.Fatalf("the stream holds %d events, want its limit %d", got, stored+3)
+	}
+	// Room again: what was refused is still missing, and the mark stays
+	// before it through a graceful stop.
+	limit(t, ctx, js, -1)
+	route(t, nc, "c-after", "")
+	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n, _, _ := live.Pending(); n < emitted+2 {
+			return fmt.Errorf("%d events seen", n)
+		}
+		return nil
+	})
+	emitted, _, _ = live.Pending()
+	if got := streamMsgs(t, js, scorecard.StreamName); got >= uint64(emitted) {
+		t.Fatalf("the stream holds %d events of %d: none was refused", got, emitted)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := startServerClock(t, dir, clock)
+	js2, err := jetstream.New(connect(t, s2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if got := streamMsgs(t, js2, scorecard.StreamName); got != uint64(emitted) {
+			return fmt.Errorf("after the restart the stream holds %d events, %d were emitted", got, emitted)
+		}
+		return nil
+	})
+}
+
+// limit sets TEX_EVENTS's message limit, refusing new messages past it
+// (-1: none).
+func limit(t *testing.T, ctx context.Context, js jetstream.JetStream, n int64) {
+	t.Helper()
+	st, err := js.Stream(ctx, scorecard.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.MaxMsgs, cfg.Discard = n, jetstream.DiscardNew
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -118,6 +118,10 @@ func (s *snapshotter) waitPublishedUntil(after eventID, deadline <-chan time.Tim
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for s.pub.published().less(after) {
+		if s.pub.failed() {
+			s.log.Warn().Str("event", after.String()).Msg("events were refused; snapshot not saved until a restart republishes them")
+			return false
+		}
 		select {
 		case <-tick.C:
 		case <-s.stop:

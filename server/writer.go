@@ -170,7 +170,9 @@ func (w *writer) recover(ctx context.Context) error {
 			w.evIdx++
 			w.lastEv = id
 			if mark.less(id) {
-				out = append(out, outEvent{ev: e, id: id, replay: true})
+				oe := encodeEvent(w.pub.prefix, e, id, w.log)
+				oe.replay = true
+				out = append(out, oe)
 			}
 		}
 	}
@@ -196,7 +198,7 @@ func (w *writer) recover(ctx context.Context) error {
 	now := w.stamp()
 	w.core.Tick(now)
 	keep()
-	w.pub.send(out, w.killed)
+	w.pub.send(out)
 	w.syncStore()
 	w.replayed = n
 	w.log.Info().Int(logCount, n).Uint64("from", from).Uint64(logSeq, w.lastSeq).Int("republished", len(out)).
@@ -574,7 +576,7 @@ func (w *writer) refreshEWT() {
 // collect takes the core's events, tagged with the batch entry they follow.
 func (w *writer) collect(epoch int) {
 	for _, e := range w.core.Events() {
-		w.events = append(w.events, outEvent{ev: e})
+		w.events = append(w.events, encodeEvent(w.pub.prefix, e, eventID{}, w.log))
 		w.epochs = append(w.epochs, epoch)
 	}
 }
@@ -693,7 +695,7 @@ func (w *writer) ack() {
 			w.lastSeq, w.evIdx = seqs[passed], 0
 		}
 		if len(f.events) > 0 {
-			w.pub.send(f.events, w.killed)
+			w.pub.send(f.events)
 		}
 		if len(f.agents) > 0 || len(f.contacts) > 0 || len(f.gone) > 0 {
 			select {
@@ -744,7 +746,7 @@ func (w *writer) waitAcks(fl *flight) ([]uint64, error) {
 			var m *nats.Msg
 			// Most acks are already in: take them without arming a timer.
 			select {
-			case m = <-w.journal.acks:
+			case m = <-w.journal.acks.c:
 			default:
 				if timeout == nil {
 					t := time.NewTimer(journalAckWait)
@@ -752,14 +754,14 @@ func (w *writer) waitAcks(fl *flight) ([]uint64, error) {
 					timeout = t.C
 				}
 				select {
-				case m = <-w.journal.acks:
+				case m = <-w.journal.acks.c:
 				case <-timeout:
 					return nil, errors.New("no journal ack within " + journalAckWait.String())
 				case <-w.killed:
 					return nil, errKilled
 				}
 			}
-			got, seq, err := w.journal.ackOf(m)
+			got, seq, err := w.journal.acks.parse(m)
 			if got < id {
 				continue // the ack of an entry already given up on
 			}
