@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -157,6 +158,38 @@ func (j *journal) lastSeq(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return info.State.LastSeq, nil
+}
+
+// trim drops the group's journal entries up to upTo, the entry of the
+// latest snapshot saved, except those stored after since. It returns the
+// first sequence kept.
+func (j *journal) trim(ctx context.Context, upTo uint64, since time.Time) (uint64, error) {
+	cutoff := upTo + 1
+	cons, err := j.js.OrderedConsumer(ctx, JournalStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{j.subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since})
+	if err != nil {
+		return 0, fmt.Errorf("journal consumer: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("journal consumer info: %w", err)
+	}
+	if info.NumPending > 0 {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return 0, fmt.Errorf("journal read: %w", err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return 0, fmt.Errorf("journal entry without metadata: %w", err)
+		}
+		cutoff = min(cutoff, md.Sequence.Stream)
+	}
+	st, err := j.js.Stream(ctx, JournalStream)
+	if err != nil {
+		return 0, err
+	}
+	return cutoff, st.Purge(ctx, jetstream.WithPurgeSubject(j.subject), jetstream.WithPurgeSequence(cutoff))
 }
 
 // replay calls apply for every entry of the group's journal from stream

@@ -64,6 +64,12 @@ type Config struct {
 	// TEX_SNAPSHOTS object store, so that a start replays only the journal
 	// written since (default 5m; negative: only at a graceful stop).
 	SnapshotEvery time.Duration
+	// JournalKeep is how much journal history is kept behind the latest
+	// snapshot: a start needs only what follows the snapshot, but a
+	// replay after an org change (which makes the snapshot unusable)
+	// rebuilds continuity from what is kept. Default: the org's continuity
+	// memory (30 days unless configured); negative: keep everything.
+	JournalKeep time.Duration
 	// ScorecardOptions are passed to scorecard.New.
 	ScorecardOptions []scorecard.Option
 }
@@ -195,6 +201,11 @@ func (s *Server) startEngine(ctx context.Context) error {
 	s.w.ewtRefresh = cmp.Or(s.cfg.EWTRefresh, defaultEWTRefresh)
 	if s.w.snaps, err = newSnapshotter(ctx, s.js, s.cfg.Group, s.pub, s.log); err != nil {
 		return err
+	}
+	s.w.snaps.journal = journal
+	s.w.snaps.keep = s.cfg.JournalKeep
+	if s.w.snaps.keep == 0 {
+		s.w.snaps.keep = time.Duration(s.cfg.Org.Routing.ContinuityMemorySeconds * float64(time.Second))
 	}
 	s.w.snapEvery = cmp.Or(s.cfg.SnapshotEvery, defaultSnapshotEvery)
 	if err := s.w.recover(ctx); err != nil {

@@ -39,9 +39,13 @@ type snapshotter struct {
 	name string
 	pub  *publisher
 	log  *zerolog.Logger
-	in   chan pendingSnapshot
-	stop chan struct{} // closed when the writer stops: a pending save is dropped
-	done chan struct{}
+	// journal is trimmed behind each snapshot saved, keeping keep of
+	// history (negative: everything); nil: never trimmed.
+	journal *journal
+	keep    time.Duration
+	in      chan pendingSnapshot
+	stop    chan struct{} // closed when the writer stops: a pending save is dropped
+	done    chan struct{}
 }
 
 type pendingSnapshot struct {
@@ -156,4 +160,12 @@ func (s *snapshotter) save(snap savedSnapshot) {
 		return
 	}
 	s.log.Info().Uint64(logSeq, snap.Seq).Int("bytes", len(data)).Dur("took", time.Since(start)).Msg("snapshot saved")
+	if s.journal != nil && s.keep >= 0 {
+		cutoff, err := s.journal.trim(ctx, snap.Seq, time.Now().Add(-s.keep))
+		if err != nil {
+			s.log.Warn().Err(err).Msg("trim the journal")
+			return
+		}
+		s.log.Debug().Uint64("before", cutoff).Msg("journal trimmed")
+	}
 }

@@ -154,3 +154,92 @@ func TestRestartFromSnapshot(t *testing.T) {
 		t.Errorf("state after a full replay (-before +after):\n%s", diff)
 	}
 }
+
+// TestJournalTrimmed: a saved snapshot lets the journal behind it go,
+// except the history --journal-keep asks for, and a start from the
+// snapshot and what is left gives the same state.
+func TestJournalTrimmed(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { return now }
+	start := func(keep time.Duration) *Server {
+		cfg := testConfig(t, dir, clock)
+		cfg.SnapshotEvery, cfg.JournalKeep = -1, keep
+		return startConfig(t, cfg)
+	}
+	journalState := func(s *Server) jetstream.StreamState {
+		js, err := jetstream.New(connect(t, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := js.Stream(context.Background(), JournalStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State
+	}
+	stop := func(s *Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	traffic := func(nc *nats.Conn, n int) {
+		for range n {
+			id := fmt.Sprintf("c-%02d", len(ids))
+			ids = append(ids, id)
+			route(t, nc, id, "")
+		}
+	}
+
+	// An hour kept: the snapshot at the stop trims nothing.
+	s := start(time.Hour)
+	nc := connect(t, s)
+	setState(t, nc, "det-016", "available")
+	traffic(nc, 6)
+	stop(s)
+	s = start(time.Hour)
+	before := journalState(s)
+	if before.FirstSeq != 1 || s.w.replayed != 0 {
+		t.Fatalf("an hour kept: journal from %d, %d entries replayed", before.FirstSeq, s.w.replayed)
+	}
+	stop(s)
+
+	// Nothing kept: the stop trims up to its snapshot, and the start
+	// replays nothing.
+	s = start(time.Nanosecond)
+	nc = connect(t, s)
+	traffic(nc, 4)
+	want := snapshotState(t, nc, ids)
+	stop(s)
+	s = start(time.Nanosecond)
+	after := journalState(s)
+	if after.Msgs != 0 || after.FirstSeq != s.w.snapSeq+1 || s.w.replayed != 0 {
+		t.Fatalf("nothing kept: journal holds %d entries from %d; snapshot at %d, %d entries replayed",
+			after.Msgs, after.FirstSeq, s.w.snapSeq, s.w.replayed)
+	}
+	nc = connect(t, s)
+	if diff := cmp.Diff(want, snapshotState(t, nc, ids)); diff != "" {
+		t.Fatalf("state from the snapshot (-before +after):\n%s", diff)
+	}
+
+	// A crash after more traffic: the snapshot and the entries after it,
+	// which trimming kept, give the state back.
+	traffic(nc, 3)
+	want = snapshotState(t, nc, ids)
+	s.Kill()
+	s = start(time.Nanosecond)
+	if s.w.replayed == 0 {
+		t.Fatal("after a crash nothing was replayed")
+	}
+	nc = connect(t, s)
+	if diff := cmp.Diff(want, snapshotState(t, nc, ids)); diff != "" {
+		t.Fatalf("state from the snapshot and the journal (-before +after):\n%s", diff)
+	}
+}

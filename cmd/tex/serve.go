@@ -14,14 +14,15 @@ import (
 // ServeCmd runs the service: the routing core behind NATS and HTTP, with an
 // embedded nats-server unless --nats names one.
 type ServeCmd struct {
-	Org        string        `help:"Org directory (org.yaml, customers.csv)." env:"TEX_ORG" default:"testdata/org"`
-	Data       string        `help:"Data directory of the embedded NATS server's JetStream store." env:"TEX_DATA" default:"./data"`
-	NATSListen string        `name:"nats-listen" help:"HOST:PORT of the embedded NATS server; port 0 picks a free one." env:"TEX_NATS_LISTEN" default:"127.0.0.1:4222"`
-	HTTP       string        `name:"http" help:"HOST:PORT of the HTTP API; port 0 picks a free one." env:"TEX_HTTP" default:"127.0.0.1:8080"`
-	NATS       string        `name:"nats" help:"Join this NATS deployment instead of starting the embedded server." env:"TEX_SERVE_NATS"`
-	Prefix     string        `help:"Subject prefix." env:"TEX_PREFIX" default:"tex"`
-	Drain      time.Duration `help:"How long a graceful shutdown waits for requests in flight." default:"15s"`
-	Snapshot   time.Duration `name:"snapshot-every" help:"How often the routing state is snapshotted, so a start replays only the journal since; negative: only at a graceful stop." env:"TEX_SNAPSHOT_EVERY" default:"5m"`
+	Org         string        `help:"Org directory (org.yaml, customers.csv)." env:"TEX_ORG" default:"testdata/org"`
+	Data        string        `help:"Data directory of the embedded NATS server's JetStream store." env:"TEX_DATA" default:"./data"`
+	NATSListen  string        `name:"nats-listen" help:"HOST:PORT of the embedded NATS server; port 0 picks a free one." env:"TEX_NATS_LISTEN" default:"127.0.0.1:4222"`
+	HTTP        string        `name:"http" help:"HOST:PORT of the HTTP API; port 0 picks a free one." env:"TEX_HTTP" default:"127.0.0.1:8080"`
+	NATS        string        `name:"nats" help:"Join this NATS deployment instead of starting the embedded server." env:"TEX_SERVE_NATS"`
+	Prefix      string        `help:"Subject prefix." env:"TEX_PREFIX" default:"tex"`
+	Drain       time.Duration `help:"How long a graceful shutdown waits for requests in flight." default:"15s"`
+	Snapshot    time.Duration `name:"snapshot-every" help:"How often the routing state is snapshotted, so a start replays only the journal since; negative: only at a graceful stop." env:"TEX_SNAPSHOT_EVERY" default:"5m"`
+	JournalKeep time.Duration `name:"journal-keep" help:"Journal history kept behind the latest snapshot; 0: the org's continuity memory; negative: all of it." env:"TEX_JOURNAL_KEEP" default:"0s"`
 }
 
 // Run starts the server and blocks until SIGINT or SIGTERM.
@@ -33,7 +34,7 @@ func (c *ServeCmd) Run(env *Env) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, server.Config{Org: org, DataDir: c.Data, NATSListen: c.NATSListen,
-		NATSURL: c.NATS, HTTPAddr: c.HTTP, Prefix: c.Prefix, Log: env.Log, SnapshotEvery: c.Snapshot})
+		NATSURL: c.NATS, HTTPAddr: c.HTTP, Prefix: c.Prefix, Log: env.Log, SnapshotEvery: c.Snapshot, JournalKeep: c.JournalKeep})
 	if err != nil {
 		return err
 	}
