@@ -354,6 +354,8 @@ func TestDeterminism(t *testing.T) {
 
 // FuzzRestore feeds arbitrary snapshots to Restore: it refuses what does
 // not fit the org instead of panicking, and what it takes snapshots again.
+// Run it with -fuzzminimizetime 0: minimizing inputs of this size stalls
+// the fuzzer for minutes at a time (README.md, Longer checks).
 func FuzzRestore(f *testing.F) {
 	org := propOrg()
 	opts := Options{Explain: true, TrackChanges: true}
