@@ -9,7 +9,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/tex-cx/tex/router"
 
 	"github.com/tex-cx/tex/scorecard"
 	"github.com/tex-cx/tex/server/natstest"
@@ -195,5 +201,51 @@ func limit(t *testing.T, ctx context.Context, js jetstream.JetStream, n int64) {
 	cfg.MaxMsgs, cfg.Discard = n, jetstream.DiscardNew
 	if _, err := js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEventBurstNotDropped: a burst of events far past the stream's ingest
+// queue is throttled by the acks it waits for, so none is dropped unseen.
+func TestEventBurstNotDropped(t *testing.T) {
+	ns := natstest.RunWith(t, func(o *natsserver.Options) { o.StreamMaxBufferedMsgs = 64 })
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := scorecard.EnsureEventStream(ctx, js, "tex"); err != nil {
+		t.Fatal(err)
+	}
+	log := zerolog.Nop()
+	p, err := newPublisher(ctx, nc, js, "tex", DefaultGroup, &log, newMetrics(prometheus.NewRegistry(), nil, time.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ackEvery, p.maxUnacked = 16, 32
+	go p.run()
+	defer p.kill()
+	const n = 5000
+	burst := make([]outEvent, n)
+	for i := range burst {
+		ev := router.Event{Kind: router.KindContactState, Key: "DET",
+			ContactState: router.ContactStateChange{ContactID: fmt.Sprintf("c-%d", i), State: "queued"}}
+		burst[i] = encodeEvent("tex", ev, eventID{1, i}, &log)
+		burst[i].replay = true
+	}
+	p.send(burst)
+	natstest.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got := p.published(); got != (eventID{1, n - 1}) || p.failed() {
+			return fmt.Errorf("mark %s, failed %v", got, p.failed())
+		}
+		return nil
+	})
+	if got := streamMsgs(t, js, scorecard.StreamName); got != n {
+		t.Fatalf("the stream holds %d of %d events", got, n)
 	}
 }

@@ -65,14 +65,23 @@ type outEvent struct {
 // stores one connection's messages in order, so that ack stands for the
 // events sent before it too.
 type ackWait struct {
-	n    uint64  // the ack's number in the inbox
-	last eventID // the last event of the send
-	at   time.Time
+	n      uint64  // the ack's number in the inbox
+	last   eventID // the event that asked for it
+	events int     // the events it stands for
+	at     time.Time
 }
+
+const (
+	// ackEvery is how many events of one send at most go out per ack.
+	ackEvery = 256
+	// maxUnacked bounds the events sent and not yet acked, well below
+	// the stream's ingest queue.
+	maxUnacked = 8192
+)
 
 // publisher publishes the core's events to TEX_EVENTS in order and
 // records how far the stream is known to hold them. Events go out as plain
-// publishes, and only the last event of each send asks for an ack. The
+// publishes, and only the last event of each send (or of each ackEvery) asks for an ack. The
 // acks wait in their channel until the next poll: an ack per event, or a
 // goroutine woken per ack, costs the broker and tex CPU right when a
 // route's reply is on its way: about 30 µs of a route's p50 on two cores.
@@ -87,17 +96,20 @@ type publisher struct {
 
 	mu       sync.Mutex // guards mark, inflight and stuck
 	mark     eventID    // the last event known to be stored, all before it too
-	inflight []ackWait  // sends not yet acked, in order
+	inflight []ackWait  // acks awaited, in order
+	unacked  int        // the events they stand for
 	stuck    bool       // an event was not stored: the mark stays before it until a restart
 
-	sent      uint64 // acks asked for; the sender's
-	saved     eventID
-	lastSaved time.Time
-	stopc     chan struct{}
-	killc     chan struct{}
-	done      chan struct{}
-	once      sync.Once
-	kOnce     sync.Once
+	ackEvery   int // ackEvery and maxUnacked; tests lower them
+	maxUnacked int
+	sent       uint64 // acks asked for; the sender's
+	saved      eventID
+	lastSaved  time.Time
+	stopc      chan struct{}
+	killc      chan struct{}
+	done       chan struct{}
+	once       sync.Once
+	kOnce      sync.Once
 }
 
 func newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, prefix, group string, log *zerolog.Logger, m *metrics) (*publisher, error) {
@@ -114,6 +126,7 @@ func newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pr
 		return nil, err
 	}
 	p := &publisher{nc: nc, kv: kv, key: group + ".published", prefix: prefix, log: log, metrics: m, acks: acks,
+		ackEvery: ackEvery, maxUnacked: maxUnacked,
 		mark: noMark, stopc: make(chan struct{}), killc: make(chan struct{}), done: make(chan struct{})}
 	ent, err := kv.Get(ctx, p.key)
 	switch {
@@ -151,25 +164,23 @@ func (p *publisher) send(b []outEvent) {
 	for last >= 0 && b[last].data == nil {
 		last--
 	}
-	if last < 0 {
-		return
-	}
-	p.sent++
-	w := ackWait{n: p.sent, last: b[last].id, at: time.Now()}
-	// Tracked before the ack can come.
-	p.mu.Lock()
-	if !p.stuck {
-		p.inflight = append(p.inflight, w)
-	}
-	p.mu.Unlock()
+	count := 0 // events of the chunk being sent
 	for i := range b[:last+1] {
 		e := &b[i]
 		if e.data == nil {
 			continue
 		}
+		if count == 0 {
+			p.throttle()
+		}
+		count++
 		m := &nats.Msg{Subject: e.subj, Data: e.data, Header: nats.Header{jetstream.MsgIDHeader: []string{e.id.String()}}}
-		if i == last {
-			m.Reply = p.acks.reply(w.n)
+		if i == last || count == p.ackEvery {
+			// Tracked before the ack can come.
+			p.sent++
+			p.track(ackWait{n: p.sent, last: e.id, events: count, at: time.Now()})
+			m.Reply = p.acks.reply(p.sent)
+			count = 0
 		}
 		if err := p.nc.PublishMsg(m); err != nil {
 			p.mu.Lock()
@@ -179,6 +190,41 @@ func (p *publisher) send(b []outEvent) {
 		}
 		if !e.replay {
 			p.observe(&e.ev)
+		}
+	}
+}
+
+func (p *publisher) track(w ackWait) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stuck {
+		p.inflight = append(p.inflight, w)
+		p.unacked += w.events
+	}
+}
+
+// throttle waits while maxUnacked events wait for their acks. The stream
+// drops what comes in past its ingest queue (100,000 messages), and
+// a dropped event that asked for no ack would go unnoticed: a restart
+// replaying a long journal republishes that many at once.
+func (p *publisher) throttle() {
+	for {
+		p.mu.Lock()
+		over := !p.stuck && p.unacked >= p.maxUnacked
+		if over && time.Since(p.inflight[0].at) > ackTimeout {
+			p.fail(p.inflight[0].last, errors.New("no ack from "+scorecard.StreamName+" within "+ackTimeout.String()))
+			over = false
+		}
+		p.mu.Unlock()
+		if !over {
+			return
+		}
+		select {
+		case m := <-p.acks.c:
+			p.acked(m)
+		case <-time.After(5 * time.Millisecond): // the poll took it
+		case <-p.killc:
+			return
 		}
 	}
 }
@@ -249,6 +295,9 @@ func (p *publisher) acked(m *nats.Msg) {
 			return
 		}
 		p.mark = w.last
+		for _, done := range p.inflight[:i+1] {
+			p.unacked -= done.events
+		}
 		p.inflight = p.inflight[i+1:]
 		return
 	}
@@ -265,7 +314,7 @@ func (p *publisher) fail(at eventID, err error) {
 		p.log.Error().Err(err).Str("event", at.String()).Msg("events not stored; they are republished on restart")
 	}
 	p.stuck = true
-	p.inflight = nil
+	p.inflight, p.unacked = nil, 0
 }
 
 // published is the id of the last event the stream is known to hold.

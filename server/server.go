@@ -257,6 +257,10 @@ func (s *Server) HTTPAddr() string {
 	return s.httpLn.Addr().String()
 }
 
+// Replayed is how many journal entries Start replayed (after the
+// snapshot it restored, if any).
+func (s *Server) Replayed() int { return s.w.replayed }
+
 // Store is the read store the server keeps up to date.
 func (s *Server) Store() *teams.Store { return s.store }
 

@@ -11,8 +11,16 @@ import (
 // port and a temp store. It is shut down when the test ends.
 func Run(tb testing.TB) *server.Server {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: tb.TempDir(), NoLog: true, NoSigs: true})
+	return RunWith(tb, func(*server.Options) {})
+}
+
+// RunWith is Run with options changed by set.
+func RunWith(tb testing.TB, set func(*server.Options)) *server.Server {
+	tb.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: tb.TempDir(), NoLog: true, NoSigs: true}
+	set(opts)
+	s, err := server.NewServer(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
