@@ -166,6 +166,6 @@ func (s *snapshotter) save(snap savedSnapshot) {
 			s.log.Warn().Err(err).Msg("trim the journal")
 			return
 		}
-		s.log.Debug().Uint64("before", cutoff).Msg("journal trimmed")
+		s.log.Debug().Uint64("first_kept", cutoff).Msg("journal trimmed")
 	}
 }
