@@ -110,6 +110,11 @@ func TestEventIDsMatchReplay(t *testing.T) {
 
 func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 	t.Helper()
+	return streamState(t, js, name).Msgs
+}
+
+func streamState(t *testing.T, js jetstream.JetStream, name string) jetstream.StreamState {
+	t.Helper()
 	st, err := js.Stream(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +123,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Msgs
+	return info.State
 }
 
 // TestRefusedEventsRepublished: when TEX_EVENTS refuses events, the mark

@@ -172,15 +172,7 @@ func TestJournalTrimmed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := js.Stream(context.Background(), JournalStream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := st.Info(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.State
+		return streamState(t, js, JournalStream)
 	}
 	stop := func(s *Server) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
