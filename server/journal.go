@@ -60,6 +60,7 @@ const maxEntryBytes = 512 << 10
 // goroutine hand-off more on every route.
 type journal struct {
 	js      jetstream.JetStream // stream management and replay
+	nc      *nats.Conn
 	subject string
 	acks    *ackInbox
 	last    uint64 // id of the last entry sent; the writer's
@@ -68,23 +69,20 @@ type journal struct {
 // send publishes one entry and returns its id, which its ack carries.
 func (j *journal) send(data []byte) (uint64, error) {
 	j.last++
-	return j.last, j.acks.nc.PublishMsg(&nats.Msg{Subject: j.subject, Reply: j.acks.reply(j.last), Data: data})
+	return j.last, j.nc.PublishMsg(&nats.Msg{Subject: j.subject, Reply: j.acks.reply(j.last), Data: data})
 }
 
 // ackInbox receives the acks of JetStream publishes made with plain NATS
 // publishes: each names its publish by a number in its reply subject.
 type ackInbox struct {
-	nc     *nats.Conn
 	stream string // for errors
 	prefix string // acks arrive on prefix + id
 	c      chan *nats.Msg
-	sub    *nats.Subscription
 }
 
 func newAckInbox(nc *nats.Conn, stream string) (*ackInbox, error) {
-	a := &ackInbox{nc: nc, stream: stream, prefix: nc.NewInbox() + ".", c: make(chan *nats.Msg, natsBacklog)}
-	var err error
-	if a.sub, err = nc.ChanSubscribe(a.prefix+"*", a.c); err != nil {
+	a := &ackInbox{stream: stream, prefix: nc.NewInbox() + ".", c: make(chan *nats.Msg, natsBacklog)}
+	if _, err := nc.ChanSubscribe(a.prefix+"*", a.c); err != nil {
 		return nil, fmt.Errorf("server: %s ack inbox: %w", stream, err)
 	}
 	return a, nil
@@ -144,7 +142,7 @@ func openJournal(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pre
 	if err != nil {
 		return nil, err
 	}
-	return &journal{js: js, subject: prefix + ".journal." + group, acks: acks}, nil
+	return &journal{js: js, nc: nc, subject: prefix + ".journal." + group, acks: acks}, nil
 }
 
 // lastSeq is the journal stream's last sequence.

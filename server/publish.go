@@ -210,11 +210,8 @@ func (p *publisher) track(w ackWait) {
 func (p *publisher) throttle() {
 	for {
 		p.mu.Lock()
+		p.expire(time.Now())
 		over := !p.stuck && p.unacked >= p.maxUnacked
-		if over && time.Since(p.inflight[0].at) > ackTimeout {
-			p.fail(p.inflight[0].last, errors.New("no ack from "+scorecard.StreamName+" within "+ackTimeout.String()))
-			over = false
-		}
 		p.mu.Unlock()
 		if !over {
 			return
@@ -268,12 +265,18 @@ func (p *publisher) poll(now time.Time) {
 			p.acked(m)
 		default:
 			p.mu.Lock()
-			if len(p.inflight) > 0 && now.Sub(p.inflight[0].at) > ackTimeout {
-				p.fail(p.inflight[0].last, errors.New("no ack from "+scorecard.StreamName+" within "+ackTimeout.String()))
-			}
+			p.expire(now)
 			p.mu.Unlock()
 			return
 		}
+	}
+}
+
+// expire gives up on the oldest ack awaited once it is overdue. p.mu is
+// held.
+func (p *publisher) expire(now time.Time) {
+	if len(p.inflight) > 0 && now.Sub(p.inflight[0].at) > ackTimeout {
+		p.fail(p.inflight[0].last, errors.New("no ack from "+scorecard.StreamName+" within "+ackTimeout.String()))
 	}
 }
 
@@ -354,7 +357,11 @@ func (p *publisher) finish() {
 		case m := <-p.acks.c:
 			p.acked(m)
 		case <-deadline.C:
-			p.poll(time.Now().Add(ackTimeout + time.Second))
+			p.mu.Lock()
+			if len(p.inflight) > 0 {
+				p.fail(p.inflight[0].last, errors.New("no ack from "+scorecard.StreamName+" before the stop"))
+			}
+			p.mu.Unlock()
 		case <-p.killc:
 			return
 		}

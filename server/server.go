@@ -96,6 +96,8 @@ type Server struct {
 	reg     *prometheus.Registry
 	score   *scorecard.Service
 
+	replayed int // journal entries Start replayed
+
 	stopOnce sync.Once
 }
 
@@ -211,6 +213,7 @@ func (s *Server) startEngine(ctx context.Context) error {
 	if err := s.w.recover(ctx); err != nil {
 		return err
 	}
+	s.replayed = s.w.replayed
 	go s.pub.run()
 	go s.w.run()
 
@@ -259,7 +262,7 @@ func (s *Server) HTTPAddr() string {
 
 // Replayed is how many journal entries Start replayed (after the
 // snapshot it restored, if any).
-func (s *Server) Replayed() int { return s.w.replayed }
+func (s *Server) Replayed() int { return s.replayed }
 
 // Store is the read store the server keeps up to date.
 func (s *Server) Store() *teams.Store { return s.store }
