@@ -137,7 +137,7 @@ func roundSecs(d time.Duration) float64 { return math.Round(d.Seconds()*10) / 10
 func (s *Server) readAgents(team string) (any, error) {
 	snap := s.store.Snapshot()
 	if _, ok := s.org.Team(team); !ok {
-		return nil, unknownTeam(team)
+		return nil, unknownTeam(s.org, team)
 	}
 	now := s.cfg.Now().UTC()
 	rep := AgentsReply{Team: team, At: now, Agents: []AgentStatus{}}
@@ -159,7 +159,7 @@ func (s *Server) readAgents(team string) (any, error) {
 
 func (s *Server) readQueue(team string) (any, error) {
 	if _, ok := s.org.Team(team); !ok {
-		return nil, unknownTeam(team)
+		return nil, unknownTeam(s.org, team)
 	}
 	now := s.cfg.Now().UTC()
 	rep := QueueReply{Team: team, At: now, Contacts: []QueueContact{}}
@@ -218,8 +218,8 @@ func decisionsCommand(id string) *command {
 	}}
 }
 
-func unknownTeam(team string) *router.Error {
-	return &router.Error{Code: codeUnknownTeam, Message: "team " + jsonQuote(team) + " is not in the org"}
+func unknownTeam(org *teams.Org, team string) *router.Error {
+	return &router.Error{Code: codeUnknownTeam, Message: "team " + jsonQuote(team) + " is not in the org (its teams: " + org.KnownTeams() + ")"}
 }
 
 func unknownContact(id string) *router.Error {

@@ -2,6 +2,7 @@ package teams
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -524,5 +525,18 @@ func TestLoadScorecardProblems(t *testing.T) {
 	got := problemsOf(t, writeOrg(t, map[string]string{"org.yaml": base + "scorecard:\n  fcr_window_days: 7\n  team_weight: 2\n"}))
 	if len(got) != 1 || !strings.HasPrefix(got[0], "org.yaml:9: scorecard: team_weight") {
 		t.Errorf("problems = %q, want one at org.yaml:9 about team_weight", got)
+	}
+}
+
+func TestKnownTeams(t *testing.T) {
+	org := &Org{Teams: []Team{{ID: "KNX-PHL"}, {ID: "CHA-DET"}, {ID: "CHA-CLE"}}}
+	if got, want := org.KnownTeams(), "CHA-CLE, CHA-DET, KNX-PHL"; got != want {
+		t.Errorf("KnownTeams = %q, want %q", got, want)
+	}
+	for i := range 20 {
+		org.Teams = append(org.Teams, Team{ID: fmt.Sprintf("T%02d", i)})
+	}
+	if got, want := org.KnownTeams(), "CHA-CLE, CHA-DET, KNX-PHL, T00, T01, T02, T03, T04, T05, T06, T07, T08 and 11 more"; got != want {
+		t.Errorf("KnownTeams = %q, want %q", got, want)
 	}
 }

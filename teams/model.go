@@ -1,5 +1,11 @@
 package teams
 
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
 // Role is an agent's job on a Team-of-Experts team.
 type Role string
 
@@ -113,6 +119,22 @@ func (o *Org) Team(id string) (*Team, bool) {
 		}
 	}
 	return nil, false
+}
+
+// KnownTeams lists the org's team ids, sorted, for an error about an
+// unknown one: "CHA-CLE, CHA-DET, KNX-PHL", or the first dozen and how
+// many more.
+func (o *Org) KnownTeams() string {
+	const most = 12
+	ids := make([]string, 0, len(o.Teams))
+	for i := range o.Teams {
+		ids = append(ids, o.Teams[i].ID)
+	}
+	slices.Sort(ids)
+	if len(ids) > most {
+		return strings.Join(ids[:most], ", ") + fmt.Sprintf(" and %d more", len(ids)-most)
+	}
+	return strings.Join(ids, ", ")
 }
 
 // Agent returns the agent with the given id.

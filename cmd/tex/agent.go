@@ -22,7 +22,7 @@ type AgentStateCmd struct {
 	ID     string `arg:"" name:"id" help:"Agent id, such as det-004."`
 	State  string `arg:"" name:"state" help:"available, away or offline." enum:"available,away,offline"`
 	Reason string `help:"Why, for the team lead (\"lunch\")."`
-	Format string `help:"Output format." default:"table" enum:"table,json"`
+	Format string `help:"Output format: ${enum}." default:"table" enum:"table,json"`
 }
 
 // Run sets the state.
@@ -60,7 +60,7 @@ type AgentsCmd struct {
 	ClientFlags `embed:""`
 
 	Team   string `help:"Team id, such as CHA-DET." env:"TEX_TEAM" required:""`
-	Format string `help:"Output format." default:"table" enum:"table,json"`
+	Format string `help:"Output format: ${enum}." default:"table" enum:"table,json"`
 }
 
 // Run asks and prints.

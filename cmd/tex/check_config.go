@@ -15,7 +15,7 @@ import (
 // once. It exits 1 when there is any, so that CI can gate org changes.
 type CheckConfigCmd struct {
 	Org    string `help:"Org directory (org.yaml or org.json, optional customers.csv)." env:"TEX_ORG" default:"testdata/org"`
-	Format string `help:"Output format." enum:"text,json" default:"text"`
+	Format string `help:"Output format: ${enum}." enum:"text,json" default:"text"`
 }
 
 // checkReport is the JSON output of check-config (docs/cli.md).

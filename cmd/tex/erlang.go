@@ -17,7 +17,7 @@ type ErlangCmd struct {
 	TargetSeconds   float64 `help:"Service-level threshold in seconds." default:"20"`
 	PatienceSeconds float64 `help:"Mean patience in seconds; > 0 uses Erlang A (callers abandon)." default:"0"`
 	ServiceLevel    float64 `help:"Target service level (0-1): find the fewest agents that reach it." default:"0"`
-	Format          string  `help:"Output format." enum:"table,json" default:"table"`
+	Format          string  `help:"Output format: ${enum}." enum:"table,json" default:"table"`
 }
 
 // Run computes the figures and prints them.

@@ -17,7 +17,7 @@ type ExplainCmd struct {
 	ClientFlags `embed:""`
 
 	ContactID string `arg:"" name:"contact-id" help:"Contact id."`
-	Format    string `help:"Output format." default:"table" enum:"table,json"`
+	Format    string `help:"Output format: ${enum}." default:"table" enum:"table,json"`
 }
 
 // Run asks and prints.

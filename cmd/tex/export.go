@@ -21,7 +21,7 @@ type ExportCmd struct {
 	Period   string `help:"ISO week (2026-W47), month (2026-11) or day (2026-11-23), UTC."`
 	From     string `help:"First day of a range, UTC (2026-11-01); with --to."`
 	To       string `help:"Last day of a range, UTC, included; with --from."`
-	Format   string `help:"Output format." default:"csv" enum:"csv,jsonl"`
+	Format   string `help:"Output format: ${enum}." default:"csv" enum:"csv,jsonl"`
 	Out      string `help:"Write to this file (atomically: a temporary file, then a rename) instead of stdout." type:"path"`
 	PageSize int    `help:"Agents per request." default:"500"`
 }

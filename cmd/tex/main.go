@@ -14,8 +14,8 @@ import (
 // CLI is the command tree. Each subcommand is a struct with a Run method in
 // its own file.
 type CLI struct {
-	LogLevel  string `help:"Log level." env:"TEX_LOG_LEVEL" default:"info" enum:"debug,info,warn,error"`
-	LogFormat string `help:"Log format." env:"TEX_LOG_FORMAT" default:"console" enum:"console,json"`
+	LogLevel  string `help:"Log level: ${enum}." env:"TEX_LOG_LEVEL" default:"info" enum:"debug,info,warn,error"`
+	LogFormat string `help:"Log format: ${enum}." env:"TEX_LOG_FORMAT" default:"console" enum:"console,json"`
 
 	// Subcommands, one line each; keep them in the order of --help.
 	Serve       ServeCmd       `cmd:"" help:"Run the routing service (embedded NATS with JetStream, HTTP)."`
@@ -89,7 +89,22 @@ func newLogger(w io.Writer, level, format string) zerolog.Logger {
 	}
 	out := w
 	if format == "console" {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !colorTerminal(w)}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+}
+
+// colorTerminal says whether w is a terminal that wants colours: escape
+// codes in a log file or a pipe are noise. NO_COLOR (no-color.org) turns
+// them off anywhere.
+func colorTerminal(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -13,7 +13,7 @@ type QueueCmd struct {
 	ClientFlags `embed:""`
 
 	Team   string `help:"Team id, such as CHA-DET." env:"TEX_TEAM" required:""`
-	Format string `help:"Output format." default:"table" enum:"table,json"`
+	Format string `help:"Output format: ${enum}." default:"table" enum:"table,json"`
 }
 
 // Run asks and prints.

@@ -27,7 +27,7 @@ type RouteCmd struct {
 	Skills     []string `help:"Required skills, comma-separated."`
 	Language   string   `help:"Language the customer speaks."`
 	Priority   int      `help:"Priority 0-100; higher is served first." default:"-1"`
-	Format     string   `help:"Output format." default:"table" enum:"table,json"`
+	Format     string   `help:"Output format: ${enum}." default:"table" enum:"table,json"`
 }
 
 // Run sends the request.

@@ -24,7 +24,7 @@ type ScorecardCmd struct {
 	Period string `help:"ISO week (2026-W47), month (2026-11) or day (2026-11-23), UTC. Default: the current ISO week."`
 	From   string `help:"First day of a range, UTC (2026-11-01); with --to."`
 	To     string `help:"Last day of a range, UTC, included; with --from."`
-	Format string `help:"Output format." default:"table" enum:"table,json,csv"`
+	Format string `help:"Output format: ${enum}." default:"table" enum:"table,json,csv"`
 }
 
 // Run asks for the scorecard and prints it.

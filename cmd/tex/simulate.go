@@ -16,7 +16,7 @@ import (
 // (SIMULATION.md).
 type SimulateCmd struct {
 	Scenario string  `help:"Scenario file (YAML or JSON)." required:"" type:"path"`
-	Format   string  `help:"Output format." enum:"table,json" default:"table"`
+	Format   string  `help:"Output format: ${enum}." enum:"table,json" default:"table"`
 	Seed     int64   `help:"Seed; overrides the scenario's when >= 0." default:"-1"`
 	Policy   string  `help:"Policy; overrides the scenario's when set." enum:",tex,longest_idle,pooled" default:""`
 	Duration float64 `help:"Virtual seconds to simulate; overrides duration_seconds when > 0." default:"0"`
