@@ -233,7 +233,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, &router.Error{Code: router.CodeInvalidRequest,
-			Message: fmt.Sprintf("body is over %d bytes; the limit is %d", router.MaxBodyBytes, router.MaxBodyBytes)}
+			Message: fmt.Sprintf("body is over the limit of %d bytes", router.MaxBodyBytes)}
 	}
 	if err != nil {
 		return nil, &router.Error{Code: router.CodeInvalidRequest, Message: "read body: " + err.Error()}

@@ -90,6 +90,8 @@ func newLogger(w io.Writer, level, format string) zerolog.Logger {
 	out := w
 	if format == "console" {
 		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !colorTerminal(w)}
+		// "took=11.65ms" for a reader; JSON keeps numbers (milliseconds).
+		zerolog.DurationFieldFormat = zerolog.DurationFormatString
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
 }
