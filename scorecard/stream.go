@@ -36,9 +36,8 @@ func SurveySubject(prefix, market string) string {
 func EnsureEventStream(ctx context.Context, js jetstream.JetStream, prefix string) (jetstream.Stream, error) {
 	st, err := js.Stream(ctx, StreamName)
 	if err == nil {
-		if !covers(st.CachedInfo().Config.Subjects, prefix+".events.>") {
-			return nil, fmt.Errorf("stream %s exists with subjects %v, which do not hold %s.events.>",
-				StreamName, st.CachedInfo().Config.Subjects, prefix)
+		if err := RequireSubjects(st, prefix+".events.>"); err != nil {
+			return nil, err
 		}
 		return st, nil
 	}
@@ -62,11 +61,17 @@ func EnsureEventStream(ctx context.Context, js jetstream.JetStream, prefix strin
 	return st, nil
 }
 
-func covers(subjects []string, want string) bool {
-	for _, s := range subjects {
-		if s == want || s == ">" {
-			return true
+// RequireSubjects checks that an existing stream takes subject. A stream
+// made for another prefix does not: the streams' names are fixed, so one
+// NATS account holds one tex deployment, and a second one (staging beside
+// production, say) needs an account or a server of its own.
+func RequireSubjects(st jetstream.Stream, subject string) error {
+	cfg := st.CachedInfo().Config
+	for _, s := range cfg.Subjects {
+		if s == subject || s == ">" {
+			return nil
 		}
 	}
-	return false
+	return fmt.Errorf("stream %s exists with subjects %v, which do not hold %s: it belongs to a tex with another --prefix; "+
+		"one NATS account holds one tex deployment, so give this one an account or a server of its own", cfg.Name, cfg.Subjects, subject)
 }

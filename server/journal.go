@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tex-cx/tex/scorecard"
 )
 
 // JournalStream is the JetStream stream of accepted commands, the
@@ -122,7 +124,10 @@ func (a *ackInbox) parse(m *nats.Msg) (id, seq uint64, err error) {
 // (file storage, kept forever: replay needs every entry) when missing.
 func openJournal(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, prefix, group string) (*journal, error) {
 	subjects := []string{prefix + ".journal.>"}
-	_, err := js.Stream(ctx, JournalStream)
+	st, err := js.Stream(ctx, JournalStream)
+	if err == nil {
+		err = scorecard.RequireSubjects(st, subjects[0])
+	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
 			Name:        JournalStream,
