@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/server/natstest"
@@ -22,11 +23,7 @@ import (
 func TestExternalNATS(t *testing.T) {
 	ns := natstest.Run(t)
 	now := time.Now()
-	config := func(prefix string) Config {
-		cfg := testConfig(t, "", func() time.Time { return now })
-		cfg.DataDir, cfg.NATSListen, cfg.NATSURL, cfg.Prefix = "", "", ns.ClientURL(), prefix
-		return cfg
-	}
+	config := func(prefix string) Config { return externalConfig(t, ns.ClientURL(), prefix, func() time.Time { return now }) }
 	s := startConfig(t, config("tex"))
 	if s.EmbeddedNATS() != nil || s.NATSURL() != ns.ClientURL() {
 		t.Fatalf("serving on %s with embedded %v, want %s and none", s.NATSURL(), s.EmbeddedNATS(), ns.ClientURL())
@@ -71,5 +68,117 @@ func TestExternalNATS(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "texstg.") || !strings.Contains(err.Error(), "account") {
 		t.Errorf("refusal does not say which subjects and what to do: %v", err)
+	}
+}
+
+// externalConfig is a server that joins the NATS at url under prefix.
+func externalConfig(t *testing.T, url, prefix string, clock func() time.Time) Config {
+	cfg := testConfig(t, "", clock)
+	cfg.DataDir, cfg.NATSListen, cfg.NATSURL, cfg.Prefix = "", "", url, prefix
+	return cfg
+}
+
+// startAsync starts a server in the background; the channel gets it (or
+// fails the test) once Start returns.
+func startAsync(t *testing.T, cfg Config) <-chan *Server {
+	ch := make(chan *Server, 1)
+	go func() {
+		s, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Error(err)
+			close(ch)
+			return
+		}
+		t.Cleanup(func() { s.Kill() })
+		ch <- s
+	}()
+	return ch
+}
+
+// TestStandby: a second tex on the same NATS and prefix waits as a
+// standby while the first holds the routing lease, instead of writing the
+// same journal. It takes over at once when the first stops gracefully
+// (which releases the lease), within the lease's TTL when it crashes,
+// and in both cases serves the state its predecessor left. A holder that
+// finds its lease taken stops and says so.
+func TestStandby(t *testing.T) {
+	ns := natstest.Run(t)
+	now := time.Now()
+	config := func() Config { return externalConfig(t, ns.ClientURL(), "tex", func() time.Time { return now }) }
+	first := startConfig(t, config())
+	nc := connect(t, first)
+	setState(t, nc, "det-016", "available")
+	ids := []string{"s-1", "s-2"}
+	for _, id := range ids {
+		route(t, nc, id, "")
+	}
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if _, ok := first.Store().Contact(ids[len(ids)-1]); !ok {
+			return errors.New("store behind")
+		}
+		return nil
+	})
+	want := snapshotState(t, nc, ids)
+
+	standby := startAsync(t, config())
+	select {
+	case <-standby:
+		t.Fatal("a second tex started while the first holds the lease")
+	case <-time.After(700 * time.Millisecond):
+	}
+	// Graceful stop: the lease is released and taken at once.
+	stopped := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := <-standby
+	if second == nil {
+		t.FailNow()
+	}
+	if took := time.Since(stopped); took > time.Second {
+		t.Errorf("the standby took over %v after a graceful stop; the lease was not released", took)
+	}
+	if diff := cmp.Diff(want, snapshotState(t, connect(t, second), ids)); diff != "" {
+		t.Errorf("state after a graceful takeover (-before +after):\n%s", diff)
+	}
+
+	// Crash: the lease expires after its TTL (2s here).
+	standby = startAsync(t, config())
+	time.Sleep(300 * time.Millisecond)
+	crashed := time.Now()
+	second.Kill()
+	third := <-standby
+	if third == nil {
+		t.FailNow()
+	}
+	if took := time.Since(crashed); took > 4*time.Second {
+		t.Errorf("the standby took over %v after a crash, with a 2s lease", took)
+	}
+	nc3 := connect(t, third)
+	if diff := cmp.Diff(want, snapshotState(t, nc3, ids)); diff != "" {
+		t.Errorf("state after a takeover from a crash (-before +after):\n%s", diff)
+	}
+
+	// Someone else takes the key: the holder stops within a renewal.
+	js, err := jetstream.New(nc3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, LeaseBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, DefaultGroup, []byte(`{"host":"elsewhere"}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-third.Err():
+		if !errors.Is(err, errLeaseLost) {
+			t.Errorf("stopped with %v, want the lease lost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the holder kept serving after its lease was taken")
 	}
 }

@@ -44,7 +44,7 @@ func startServer(t testing.TB, dir string) *Server {
 func testConfig(t testing.TB, dir string, clock func() time.Time) Config {
 	log := zerolog.Nop()
 	return Config{Org: sampleOrg(t), DataDir: dir, NATSListen: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Log: &log, Now: clock, EWTRefresh: 20 * time.Millisecond}
+		Log: &log, Now: clock, EWTRefresh: 20 * time.Millisecond, LeaseTTL: 2 * time.Second}
 }
 
 func startServerClock(t testing.TB, dir string, clock func() time.Time) *Server {

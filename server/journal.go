@@ -173,6 +173,7 @@ func (j *journal) trim(ctx context.Context, upTo uint64, since time.Time) (uint6
 	if err != nil {
 		return 0, fmt.Errorf("journal consumer: %w", err)
 	}
+	defer j.dropConsumer(cons)
 	info, err := cons.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("journal consumer info: %w", err)
@@ -195,6 +196,18 @@ func (j *journal) trim(ctx context.Context, upTo uint64, since time.Time) (uint6
 	return cutoff, st.Purge(ctx, jetstream.WithPurgeSubject(j.subject), jetstream.WithPurgeSequence(cutoff))
 }
 
+// dropConsumer deletes a journal reader once done, rather than leave it
+// idle on the broker for the ordered consumer's five inactive minutes.
+func (j *journal) dropConsumer(cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = j.js.DeleteConsumer(ctx, JournalStream, info.Name)
+}
+
 // replay calls apply for every entry of the group's journal from stream
 // sequence from (0: the first), in order, with its stream sequence. It
 // reads what the stream holds when it starts.
@@ -207,6 +220,7 @@ func (j *journal) replay(ctx context.Context, from uint64, apply func(seq uint64
 	if err != nil {
 		return 0, fmt.Errorf("server: journal consumer: %w", err)
 	}
+	defer j.dropConsumer(cons)
 	info, err := cons.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("server: journal consumer info: %w", err)

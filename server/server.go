@@ -70,6 +70,11 @@ type Config struct {
 	// rebuilds continuity from what is kept. Default: the org's continuity
 	// memory (30 days unless configured); negative: keep everything.
 	JournalKeep time.Duration
+	// LeaseTTL is how long the routing lease outlives its holder's last
+	// renewal (default 6s): after a crash, the longest a standby on the
+	// same NATS waits before it takes over. The lease bucket keeps the TTL
+	// it was made with.
+	LeaseTTL time.Duration
 	// ScorecardOptions are passed to scorecard.New.
 	ScorecardOptions []scorecard.Option
 }
@@ -81,16 +86,19 @@ type Server struct {
 	org   *teams.Org
 	store *teams.Store
 
-	ns   *natsserver.Server // nil with Config.NATSURL
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	subs []*nats.Subscription
+	ns          *natsserver.Server // nil with Config.NATSURL
+	brokerStart time.Time          // when ns started
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	subs        []*nats.Subscription
 
 	httpLn  net.Listener
 	httpSrv *http.Server
 	httpErr chan error
 
 	w       *writer
+	lease   *lease
+	errc    chan error // the server stopped on its own
 	pub     *publisher
 	metrics *metrics
 	reg     *prometheus.Registry
@@ -121,7 +129,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		nop := zerolog.Nop()
 		cfg.Log = &nop
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, org: cfg.Org}
+	s := &Server{cfg: cfg, log: cfg.Log, org: cfg.Org, errc: make(chan error, 1)}
 	var err error
 	if s.store, err = teams.NewStore(cfg.Org); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -159,6 +167,7 @@ func (s *Server) startNATS() error {
 		if err != nil {
 			return fmt.Errorf("server: embedded nats-server: %w", err)
 		}
+		s.brokerStart = time.Now()
 		go ns.Start()
 		if !ns.ReadyForConnections(10 * time.Second) {
 			ns.Shutdown()
@@ -195,11 +204,21 @@ func (s *Server) startEngine(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Everything below reads the state the last holder left: take the
+	// lease first.
+	if s.lease, err = openLease(ctx, s.js, s.cfg.Group, cmp.Or(s.cfg.LeaseTTL, defaultLeaseTTL), s.brokerStart, s.log); err != nil {
+		return err
+	}
+	if err := s.lease.acquire(ctx); err != nil {
+		return err
+	}
+	go s.watchLease()
 	s.pub, err = newPublisher(ctx, s.nc, s.js, s.cfg.Prefix, s.cfg.Group, s.log, s.metrics)
 	if err != nil {
 		return err
 	}
 	s.w = newWriter(s.cfg.Org, journal, s.pub, s.store, s.metrics, s.log, s.cfg.Now)
+	s.w.lease = s.lease
 	s.w.ewtRefresh = cmp.Or(s.cfg.EWTRefresh, defaultEWTRefresh)
 	if s.w.snaps, err = newSnapshotter(ctx, s.js, s.cfg.Group, s.pub, s.log); err != nil {
 		return err
@@ -288,6 +307,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.pub != nil {
 			s.pub.stop(ctx)
 		}
+		if s.lease != nil {
+			s.lease.stop(true) // a standby takes over at once
+		}
 		s.closeConns()
 		if s.w != nil {
 			s.w.kill() // ends what outlives the writer
@@ -295,6 +317,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Info().Msg("tex stopped")
 	})
 	return err
+}
+
+// Err reports an error when the server stops on its own: it lost its
+// routing lease to another tex.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// errLeaseLost stops a server whose lease another tex may hold.
+var errLeaseLost = errors.New("server: routing lease lost to another tex; stopped without draining")
+
+// watchLease stops the server, as a crash would, when the lease is lost:
+// another tex may be writing the journal, and this one's state is stale.
+func (s *Server) watchLease() {
+	select {
+	case <-s.lease.lost:
+	case <-s.lease.done:
+		select {
+		case <-s.lease.lost:
+		default:
+			return
+		}
+	}
+	s.Kill()
+	s.errc <- errLeaseLost
 }
 
 // Kill stops the server abruptly, as a crash would: the broker goes first,
@@ -330,6 +375,9 @@ func (s *Server) close() {
 	}
 	if s.pub != nil {
 		s.pub.kill()
+	}
+	if s.lease != nil {
+		s.lease.stop(false)
 	}
 	s.closeConns()
 }

@@ -86,6 +86,7 @@ type writer struct {
 	core    *router.Core
 	org     *teams.Org
 	journal *journal
+	lease   *lease // nil: no lease (tests of the writer alone)
 	pub     *publisher
 	store   *teams.Store
 	metrics *metrics
@@ -458,16 +459,20 @@ func (w *writer) addNATS(m *nats.Msg) {
 func (w *writer) armTimer(t *time.Timer) {
 	next, ok := w.core.NextDeadline()
 	d := time.Hour
-	if w.broken != nil || w.failed.Load() != nil {
+	switch {
+	case w.broken != nil || w.failed.Load() != nil:
 		d = time.Second // retry the rebuild; do not spin on a past deadline
-	} else if ok {
+	case !w.lease.valid():
+		d = w.lease.ttl / 6 // the timers wait for a renewal; do not spin
+	case ok:
 		d = max(next.Sub(w.clock()), 0)
 	}
 	t.Reset(d)
 }
 
 func (w *writer) tick() {
-	if !w.healthy() {
+	// Timers fire late, once the lease is confirmed again.
+	if !w.lease.valid() || !w.healthy() {
 		return
 	}
 	w.core.Tick(w.stamp())
@@ -585,6 +590,10 @@ func (w *writer) collect(epoch int) {
 // entry per accepted command, and hand the batch to the acker, which waits
 // for every ack, then replies, publishes events and feeds the store.
 func (w *writer) apply(batch []*command) {
+	if !w.lease.valid() {
+		w.refuse(batch, errNoLease)
+		return
+	}
 	if !w.healthy() {
 		w.refuse(batch, w.broken)
 		return
@@ -711,7 +720,9 @@ func (w *writer) refuse(batch []*command, err error) {
 	body := encodeError(&router.Error{Code: router.CodeUnavailable,
 		Message: "the command journal cannot be written (" + err.Error() + "); nothing was changed, retry"})
 	for _, c := range batch {
-		if c.op == opRead || c.code != "" {
+		// Refusals and reads already answered keep their answer; a batch
+		// refused before it ran has none.
+		if c.code != "" || (c.op == opRead && c.reply != nil) {
 			c.done(c.reply, c.code)
 			continue
 		}

@@ -23,6 +23,7 @@ type ServeCmd struct {
 	Drain       time.Duration `help:"How long a graceful shutdown waits for requests in flight." default:"15s"`
 	Snapshot    time.Duration `name:"snapshot-every" help:"How often the routing state is snapshotted, so a start replays only the journal since; negative: only at a graceful stop." env:"TEX_SNAPSHOT_EVERY" default:"5m"`
 	JournalKeep time.Duration `name:"journal-keep" help:"Journal history kept behind the latest snapshot; 0: the org's continuity memory; negative: all of it." env:"TEX_JOURNAL_KEEP" default:"0s"`
+	LeaseTTL    time.Duration `name:"lease-ttl" help:"How long the routing lease outlives a crashed holder: the longest a standby tex on the same NATS waits to take over." env:"TEX_LEASE_TTL" default:"6s"`
 }
 
 // Run starts the server and blocks until SIGINT or SIGTERM.
@@ -34,8 +35,12 @@ func (c *ServeCmd) Run(env *Env) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, server.Config{Org: org, DataDir: c.Data, NATSListen: c.NATSListen,
-		NATSURL: c.NATS, HTTPAddr: c.HTTP, Prefix: c.Prefix, Log: env.Log, SnapshotEvery: c.Snapshot, JournalKeep: c.JournalKeep})
+		NATSURL: c.NATS, HTTPAddr: c.HTTP, Prefix: c.Prefix, Log: env.Log, SnapshotEvery: c.Snapshot, JournalKeep: c.JournalKeep, LeaseTTL: c.LeaseTTL})
 	if err != nil {
+		if ctx.Err() != nil {
+			env.Log.Info().Msg("stopped before serving")
+			return nil
+		}
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "tex serving %d agents of %d teams\n", len(org.Agents), len(org.Teams))
@@ -43,7 +48,11 @@ func (c *ServeCmd) Run(env *Env) error {
 	if a := srv.HTTPAddr(); a != "" {
 		fmt.Fprintf(env.Stdout, "http: http://%s\n", a)
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-srv.Err():
+		return err // lost the routing lease: exit, and let the supervisor start a standby
+	}
 	stop() // a second signal kills the process at once
 	env.Log.Info().Msg("shutting down: draining requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), c.Drain)
