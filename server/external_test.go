@@ -23,7 +23,9 @@ import (
 func TestExternalNATS(t *testing.T) {
 	ns := natstest.Run(t)
 	now := time.Now()
-	config := func(prefix string) Config { return externalConfig(t, ns.ClientURL(), prefix, func() time.Time { return now }) }
+	config := func(prefix string) Config {
+		return externalConfig(t, ns.ClientURL(), prefix, func() time.Time { return now })
+	}
 	s := startConfig(t, config("tex"))
 	if s.EmbeddedNATS() != nil || s.NATSURL() != ns.ClientURL() {
 		t.Fatalf("serving on %s with embedded %v, want %s and none", s.NATSURL(), s.EmbeddedNATS(), ns.ClientURL())
