@@ -41,13 +41,7 @@ func TestExternalNATS(t *testing.T) {
 			t.Fatalf("route %s: %s, want %s", id, rep.Status, want)
 		}
 	}
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if _, ok := s.Store().Contact(ids[len(ids)-1]); !ok {
-			return errors.New("store behind")
-		}
-		return nil
-	})
-	want := snapshotState(t, nc, ids)
+	want := settledState(t, s, nc, ids)
 
 	s.Kill()
 	if !ns.Running() {
@@ -114,13 +108,7 @@ func TestStandby(t *testing.T) {
 	for _, id := range ids {
 		route(t, nc, id, "")
 	}
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if _, ok := first.Store().Contact(ids[len(ids)-1]); !ok {
-			return errors.New("store behind")
-		}
-		return nil
-	})
-	want := snapshotState(t, nc, ids)
+	want := settledState(t, first, nc, ids)
 
 	standby := startAsync(t, config())
 	select {

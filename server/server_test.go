@@ -359,6 +359,21 @@ func snapshotState(t testing.TB, nc *nats.Conn, contacts []string) map[string]an
 	return out
 }
 
+// settledState is snapshotState once the read store has caught up with
+// the replies: it holds the last of ids (the store is written after the
+// reply, in order), and the EWT refreshes (every 20ms here) have run.
+func settledState(t *testing.T, s *Server, nc *nats.Conn, ids []string) map[string]any {
+	t.Helper()
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if _, ok := s.Store().Contact(ids[len(ids)-1]); !ok {
+			return fmt.Errorf("the store does not hold %s yet", ids[len(ids)-1])
+		}
+		return nil
+	})
+	time.Sleep(100 * time.Millisecond)
+	return snapshotState(t, nc, ids)
+}
+
 // TestRestart kills the server in the middle of traffic, starts a new one on
 // the same data directory and compares the state.
 func TestRestart(t *testing.T) {
@@ -390,14 +405,7 @@ func TestRestart(t *testing.T) {
 		var rep router.RouteReply
 		reqInto(t, nc, "tex.route", map[string]any{"contact_id": id, "channel": "voice", "market": "PHL"}, &rep)
 	}
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if _, ok := s.Store().Contact(ids[len(ids)-1]); !ok {
-			return errors.New("store behind")
-		}
-		return nil
-	})
-	time.Sleep(100 * time.Millisecond) // EWT refreshes (every 20ms here) catch up
-	want := snapshotState(t, nc, ids)
+	want := settledState(t, s, nc, ids)
 	if q := want["queue CHA-DET"].([]QueueContact); len(q) == 0 || q[0].EWTSeconds == nil {
 		t.Fatalf("setup: want a DET queue with EWTs to compare, got %+v", q)
 	}

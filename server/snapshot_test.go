@@ -55,16 +55,6 @@ func TestRestartFromSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	settled := func(s *Server, nc *nats.Conn, ids []string) map[string]any {
-		natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
-			if _, ok := s.Store().Contact(ids[len(ids)-1]); !ok {
-				return fmt.Errorf("store behind")
-			}
-			return nil
-		})
-		time.Sleep(100 * time.Millisecond) // EWT refreshes catch up
-		return snapshotState(t, nc, ids)
-	}
 
 	// A graceful stop saves a snapshot; the next start restores it and
 	// replays nothing.
@@ -74,7 +64,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 		setState(t, nc, fmt.Sprintf("det-%03d", i), "available")
 	}
 	ids := routeSome(nc, 0, 8)
-	want := settled(s, nc, ids)
+	want := settledState(t, s, nc, ids)
 	stop(s)
 	s = start(-1)
 	if s.w.snapSeq == 0 || s.w.replayed != 0 {
@@ -89,14 +79,14 @@ func TestRestartFromSnapshot(t *testing.T) {
 	// A crash: the start restores that snapshot and replays what came after.
 	ids = append(ids, routeSome(nc, 8, 12)...)
 	setState(t, nc, "det-016", "away")
-	want = settled(s, nc, ids)
+	want = settledState(t, s, nc, ids)
 	s.Kill()
 	s = start(-1)
 	if s.w.snapSeq != taken || s.w.replayed == 0 {
 		t.Fatalf("after a crash: restored snapshot %d (want %d), then replayed %d entries", s.w.snapSeq, taken, s.w.replayed)
 	}
 	nc = connect(t, s)
-	if diff := cmp.Diff(want, settled(s, nc, ids)); diff != "" {
+	if diff := cmp.Diff(want, settledState(t, s, nc, ids)); diff != "" {
 		t.Fatalf("state after a crash, from the snapshot and the journal (-before +after):\n%s", diff)
 	}
 
@@ -131,7 +121,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 		}
 		return nil
 	})
-	want = settled(s, nc, ids)
+	want = settledState(t, s, nc, ids)
 	s.Kill()
 
 	// Another org: the snapshot does not fit it, and the whole journal is
@@ -146,7 +136,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 		t.Fatalf("with another org: restored snapshot %d, then replayed %d entries", s.w.snapSeq, s.w.replayed)
 	}
 	nc = connect(t, s)
-	got := settled(s, nc, ids)
+	got := settledState(t, s, nc, ids)
 	renamed := slices.Clone(want["agents CHA-DET"].([]AgentStatus))
 	renamed[0].Name += " Jr."
 	want["agents CHA-DET"] = renamed
@@ -208,7 +198,7 @@ func TestJournalTrimmed(t *testing.T) {
 	s = start(time.Nanosecond)
 	nc = connect(t, s)
 	traffic(nc, 4)
-	want := snapshotState(t, nc, ids)
+	want := settledState(t, s, nc, ids)
 	stop(s)
 	s = start(time.Nanosecond)
 	after := journalState(s)
@@ -224,7 +214,7 @@ func TestJournalTrimmed(t *testing.T) {
 	// A crash after more traffic: the snapshot and the entries after it,
 	// which trimming kept, give the state back.
 	traffic(nc, 3)
-	want = snapshotState(t, nc, ids)
+	want = settledState(t, s, nc, ids)
 	s.Kill()
 	s = start(time.Nanosecond)
 	if s.w.replayed == 0 {
