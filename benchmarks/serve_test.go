@@ -54,6 +54,8 @@ func publishAsync(b *testing.B, nc *nats.Conn, subj, data string) jetstreamAck {
 
 func startServeDir(b *testing.B, dir string) (*server.Server, *nats.Conn) {
 	b.Helper()
+	_, undo := server.TuneGC() // as tex serve does
+	b.Cleanup(undo)
 	org, err := teams.Load("../testdata/org")
 	if err != nil {
 		b.Fatal(err)

@@ -34,6 +34,8 @@ func (c *ServeCmd) Run(env *Env) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	gogc, _ := server.TuneGC()
+	env.Log.Debug().Str("gogc", gogc).Msg("collector tuned")
 	srv, err := server.Start(ctx, server.Config{Org: org, DataDir: c.Data, NATSListen: c.NATSListen,
 		NATSURL: c.NATS, HTTPAddr: c.HTTP, Prefix: c.Prefix, Log: env.Log, SnapshotEvery: c.Snapshot, JournalKeep: c.JournalKeep, LeaseTTL: c.LeaseTTL})
 	if err != nil {
