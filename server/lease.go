@@ -107,7 +107,11 @@ func (l *lease) acquire(ctx context.Context) error {
 			go l.renew()
 			return nil
 		case !errors.Is(err, jetstream.ErrKeyExists):
-			return fmt.Errorf("server: routing lease %s/%s: %w", LeaseBucket, l.key, err)
+			if ctx.Err() != nil {
+				return fmt.Errorf("server: waiting for the routing lease: %w", ctx.Err())
+			}
+			// A standby outlives NATS hiccups; it says so and tries again.
+			l.log.Warn().Err(err).Str("group", l.key).Msg("routing lease: NATS did not answer; trying again")
 		case !warned:
 			warned = true
 			ev := l.log.Warn().Str("group", l.key)
@@ -127,7 +131,10 @@ func (l *lease) acquire(ctx context.Context) error {
 func (l *lease) holder(ctx context.Context) (leaseHolder, bool) {
 	var h leaseHolder
 	e, err := l.kv.Get(ctx, l.key)
-	return h, err == nil && json.Unmarshal(e.Value(), &h) == nil
+	if err != nil || json.Unmarshal(e.Value(), &h) != nil {
+		return leaseHolder{}, false
+	}
+	return h, true
 }
 
 // takeFromDead takes the lease over from a holder that cannot be alive,
