@@ -172,3 +172,29 @@ func TestStandby(t *testing.T) {
 		t.Fatal("the holder kept serving after its lease was taken")
 	}
 }
+
+// TestLeaseNotConfirmed: a holder that cannot show a renewal within its
+// lease refuses commands (nothing is journaled or changed), reports it in
+// /healthz and /metrics, and serves again once it can.
+func TestLeaseNotConfirmed(t *testing.T) {
+	s := startServer(t, "")
+	nc := connect(t, s)
+	late := func() time.Time { return time.Now().Add(time.Hour) }
+	s.lease.now.Store(&late)
+	rep := req(t, nc, "tex.route", map[string]string{"contact_id": "c-fenced", "channel": "voice", "market": "DET"})
+	if !strings.Contains(string(rep), `"code":"unavailable"`) || !strings.Contains(string(rep), "lease") {
+		t.Errorf("route without a confirmed lease: %s", rep)
+	}
+	status, body := httpDo(t, s, "GET", "/healthz", nil)
+	if status != 503 || !strings.Contains(string(body), `"lease":"not confirmed`) {
+		t.Errorf("healthz without a confirmed lease: %d %s", status, body)
+	}
+	if _, body := httpDo(t, s, "GET", "/metrics", nil); !strings.Contains(string(body), "tex_routing_lease_held 0") {
+		t.Error("metrics do not show the lease unconfirmed")
+	}
+	s.lease.now.Store(nil)
+	// The refused route changed nothing: routed now, it is new.
+	if r := route(t, nc, "c-fenced", ""); r.Status != router.StatusQueued || r.Position != 1 {
+		t.Errorf("route once the lease is confirmed: %+v", r)
+	}
+}

@@ -313,12 +313,18 @@ type Health struct {
 	OK      bool   `json:"ok"`
 	NATS    string `json:"nats"`
 	Journal string `json:"journal"`
+	// Lease is "held", or why commands are refused (docs/serve.md, Standby).
+	Lease string `json:"lease"`
 }
 
 func (s *Server) httpHealth(w http.ResponseWriter, r *http.Request) {
-	h := Health{OK: true, NATS: s.nc.Status().String(), Journal: "ok"}
+	h := Health{OK: true, NATS: s.nc.Status().String(), Journal: "ok", Lease: "held"}
 	if !s.nc.IsConnected() {
 		h.OK = false
+	}
+	leased := s.lease.valid()
+	if !leased {
+		h.OK, h.Lease = false, "not confirmed by NATS in time: commands are refused until it is"
 	}
 	// Ask the writer: it answers only when it is alive and not blocked.
 	c := &command{op: opRead, read: func(*router.Core) (any, error) {
@@ -333,7 +339,7 @@ func (s *Server) httpHealth(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !ok:
 		h.OK, h.Journal = false, "writer does not answer"
-	case res.code != "":
+	case res.code != "" && leased:
 		h.OK, h.Journal = false, "rebuilding from the journal"
 	}
 	body, _ := json.Marshal(h)

@@ -52,6 +52,8 @@ type lease struct {
 	brokerStart time.Time
 	rev         uint64       // the renewer's
 	held        atomic.Int64 // Unix ns until which the lease is ours; 0: not held
+	// now is the clock valid reads (tests move it on); nil: time.Now.
+	now atomic.Pointer[func() time.Time]
 
 	lost    chan struct{} // closed when another tex holds the key
 	stopc   chan struct{}
@@ -177,7 +179,14 @@ func processAlive(pid int) bool {
 
 // valid says whether this tex may write the journal now.
 func (l *lease) valid() bool {
-	return l == nil || time.Now().UnixNano() < l.held.Load()
+	if l == nil {
+		return true
+	}
+	now := time.Now
+	if f := l.now.Load(); f != nil {
+		now = *f
+	}
+	return now().UnixNano() < l.held.Load()
 }
 
 // renew keeps the lease until stopped or lost.

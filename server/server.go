@@ -212,6 +212,14 @@ func (s *Server) startEngine(ctx context.Context) error {
 	if err := s.lease.acquire(ctx); err != nil {
 		return err
 	}
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tex_routing_lease_held",
+		Help: "1 while this tex holds its group's routing lease (and may write the journal), 0 once it cannot show it."},
+		func() float64 {
+			if s.lease.valid() {
+				return 1
+			}
+			return 0
+		}))
 	go s.watchLease()
 	s.pub, err = newPublisher(ctx, s.nc, s.js, s.cfg.Prefix, s.cfg.Group, s.log, s.metrics)
 	if err != nil {

@@ -322,12 +322,12 @@ func TestHTTPAndNATSAgree(t *testing.T) {
 		})
 	}
 	status, body := httpDo(t, s, "GET", "/healthz", nil)
-	if status != 200 || !bytes.Contains(body, []byte(`"ok":true`)) {
+	if status != 200 || !bytes.Contains(body, []byte(`"ok":true`)) || !bytes.Contains(body, []byte(`"lease":"held"`)) {
 		t.Errorf("healthz: %d %s", status, body)
 	}
 	status, body = httpDo(t, s, "GET", "/metrics", nil)
 	for _, want := range []string{`tex_route_decisions_total{outcome="assigned"`, `tex_queue_length{team="CHA-DET"} 1`,
-		`tex_agents{state="reserved",team="CHA-DET"} 1`, "tex_route_latency_seconds_bucket"} {
+		`tex_agents{state="reserved",team="CHA-DET"} 1`, "tex_route_latency_seconds_bucket", "tex_routing_lease_held 1"} {
 		if status != 200 || !bytes.Contains(body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)
 		}
