@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -110,11 +113,34 @@ func TestStandby(t *testing.T) {
 	}
 	want := settledState(t, first, nc, ids)
 
-	standby := startAsync(t, config())
+	// The standby answers HTTP meanwhile: alive, not ready, refusing.
+	cfg := config()
+	cfg.HTTPAddr = freeAddr(t)
+	standby := startAsync(t, cfg)
 	select {
 	case <-standby:
 		t.Fatal("a second tex started while the first holds the lease")
 	case <-time.After(700 * time.Millisecond):
+	}
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/livez", 200, `"ok":true`},
+		{"GET", "/healthz", 503, `"lease":"standby`},
+		{"POST", "/v1/route", 503, `"code":"unavailable"`},
+		{"GET", "/v1/teams/CHA-DET/queue", 503, `"code":"unavailable"`},
+	} {
+		res, err := http.DefaultClient.Do(mustRequest(t, c.method, "http://"+cfg.HTTPAddr+c.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.status || !strings.Contains(string(body), c.body) {
+			t.Errorf("standby %s %s: %d %s, want %d with %s", c.method, c.path, res.StatusCode, body, c.status, c.body)
+		}
 	}
 	// Graceful stop: the lease is released and taken at once.
 	stopped := time.Now()
@@ -129,6 +155,9 @@ func TestStandby(t *testing.T) {
 	}
 	if took := time.Since(stopped); took > time.Second {
 		t.Errorf("the standby took over %v after a graceful stop; the lease was not released", took)
+	}
+	if status, body := httpDo(t, second, "GET", "/healthz", nil); status != 200 || !strings.Contains(string(body), `"lease":"held"`) {
+		t.Errorf("healthz of the new holder: %d %s", status, body)
 	}
 	if diff := cmp.Diff(want, snapshotState(t, connect(t, second), ids)); diff != "" {
 		t.Errorf("state after a graceful takeover (-before +after):\n%s", diff)
@@ -197,4 +226,23 @@ func TestLeaseNotConfirmed(t *testing.T) {
 	if r := route(t, nc, "c-fenced", ""); r.Status != router.StatusQueued || r.Position != 1 {
 		t.Errorf("route once the lease is confirmed: %+v", r)
 	}
+}
+
+// freeAddr is a loopback address with a port free a moment ago, for a
+// server whose address is needed before its Start returns.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	r, err := http.NewRequest(method, url, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

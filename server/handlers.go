@@ -203,6 +203,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/contacts/{id}", s.httpContact)
 	mux.HandleFunc("GET /v1/contacts/{id}/decisions", s.httpDecisions)
 	mux.HandleFunc("GET /healthz", s.httpHealth)
+	mux.HandleFunc("GET /livez", httpLive)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	if s.score != nil {
 		sc := s.score.Handler()
@@ -210,6 +211,32 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("/v1/exports", sc)
 	}
 	return mux
+}
+
+// standbyHandler is what HTTP serves until the engine runs, while this tex
+// waits for the routing lease or replays its journal: it is alive
+// (/livez), not ready (/healthz 503), and refuses everything else, so that
+// a load balancer sends requests to the tex that holds the lease.
+func (s *Server) standbyHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := json.Marshal(Health{NATS: s.nc.Status().String(), Journal: "not open yet",
+			Lease: "standby: another tex holds it, or this one is still starting"})
+		writeJSON(w, body, router.CodeUnavailable)
+	})
+	mux.HandleFunc("GET /livez", httpLive)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, &router.Error{Code: router.CodeUnavailable,
+			Message: "this tex is a standby, or still starting: the tex that holds the routing lease answers"})
+	})
+	return mux
+}
+
+// httpLive answers liveness probes: the process runs and serves HTTP.
+// Readiness is /healthz.
+func httpLive(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, []byte(`{"ok":true}`), "")
 }
 
 func writeJSON(w http.ResponseWriter, body []byte, code string) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -94,6 +95,7 @@ type Server struct {
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+	handler atomic.Pointer[http.Handler] // the standby's until the engine runs
 	httpErr chan error
 
 	w       *writer
@@ -138,14 +140,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.close()
 		return nil, err
 	}
-	if err := s.startEngine(ctx); err != nil {
-		s.close()
-		return nil, err
-	}
+	s.reg = prometheus.NewRegistry()
+	s.metrics = newMetrics(s.reg, s.store, s.cfg.Now)
+	// HTTP answers from the start, as a standby, so that a supervisor
+	// sees the process alive while it waits for the lease and replays.
+	standby := s.standbyHandler()
+	s.handler.Store(&standby)
 	if err := s.startHTTP(); err != nil {
 		s.close()
 		return nil, err
 	}
+	if err := s.startEngine(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	full := s.Handler()
+	s.handler.Store(&full)
 	return s, nil
 }
 
@@ -195,8 +205,6 @@ func (s *Server) startNATS() error {
 }
 
 func (s *Server) startEngine(ctx context.Context) error {
-	s.reg = prometheus.NewRegistry()
-	s.metrics = newMetrics(s.reg, s.store, s.cfg.Now)
 	if _, err := scorecard.EnsureEventStream(ctx, s.js, s.cfg.Prefix); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -265,7 +273,8 @@ func (s *Server) startHTTP() error {
 		return fmt.Errorf("server: HTTP listen: %w", err)
 	}
 	s.httpLn = ln
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serve := func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }
+	s.httpSrv = &http.Server{Handler: http.HandlerFunc(serve), ReadHeaderTimeout: 10 * time.Second}
 	s.httpErr = make(chan error, 1)
 	go func() { s.httpErr <- s.httpSrv.Serve(ln) }()
 	return nil
