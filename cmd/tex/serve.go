@@ -20,7 +20,7 @@ type ServeCmd struct {
 	HTTP        string        `name:"http" help:"HOST:PORT of the HTTP API; port 0 picks a free one." env:"TEX_HTTP" default:"127.0.0.1:8080"`
 	NATS        string        `name:"nats" help:"Join this NATS deployment instead of starting the embedded server." env:"TEX_SERVE_NATS"`
 	Prefix      string        `help:"Subject prefix." env:"TEX_PREFIX" default:"tex"`
-	Drain       time.Duration `help:"How long a graceful shutdown waits for requests in flight." default:"15s"`
+	Drain       time.Duration `help:"How long a graceful shutdown waits for requests in flight." env:"TEX_DRAIN" default:"15s"`
 	Snapshot    time.Duration `name:"snapshot-every" help:"How often the routing state is snapshotted, so a start replays only the journal since; negative: only at a graceful stop." env:"TEX_SNAPSHOT_EVERY" default:"5m"`
 	JournalKeep time.Duration `name:"journal-keep" help:"Journal history kept behind the latest snapshot; 0: the org's continuity memory; negative: all of it." env:"TEX_JOURNAL_KEEP" default:"0s"`
 	LeaseTTL    time.Duration `name:"lease-ttl" help:"How long the routing lease outlives a crashed holder: the longest a standby tex on the same NATS waits to take over." env:"TEX_LEASE_TTL" default:"6s"`
