@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -252,5 +253,75 @@ func TestEventBurstNotDropped(t *testing.T) {
 	})
 	if got := streamMsgs(t, js, scorecard.StreamName); got != n {
 		t.Fatalf("the stream holds %d of %d events", got, n)
+	}
+}
+
+// lockedBuffer is a log sink safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b = append(l.b, p...)
+	return len(p), nil
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.b)
+}
+
+// TestReplayRefusalsCounted: commands the org no longer takes (an agent
+// removed since they were journaled) are refused on replay; the first few
+// are logged one by one and the rest counted, and the others still apply.
+func TestReplayRefusalsCounted(t *testing.T) {
+	ns := natstest.Run(t)
+	cfg := externalConfig(t, ns.ClientURL(), "tex", nil)
+	s := startConfig(t, cfg)
+	nc := connect(t, s)
+	s.Kill()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds []string
+	for i := range 40 {
+		cmds = append(cmds, fmt.Sprintf(`{"k":"agent_state","b":{"agent_id":"gone-%02d","state":"available"}}`, i))
+	}
+	cmds = append(cmds, `{"k":"agent_state","b":{"agent_id":"det-016","state":"available"}}`)
+	entry := fmt.Sprintf(`{"t":%d,"c":[%s]}`, time.Now().UnixNano(), strings.Join(cmds, ","))
+	if _, err := js.Publish(context.Background(), "tex.journal."+DefaultGroup, []byte(entry)); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs lockedBuffer
+	log := zerolog.New(&logs)
+	cfg.Log = &log
+	s2 := startConfig(t, cfg)
+	var lines, summaries int
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"message":"journal entry refused on replay"`) {
+			lines++
+		}
+		if strings.Contains(l, `"message":"journal entries refused on replay`) {
+			summaries++
+			if !strings.Contains(l, `"unknown_agent":40`) {
+				t.Errorf("summary: %s", l)
+			}
+		}
+	}
+	if lines != maxRefusalLogs || summaries != 1 {
+		t.Errorf("%d refusals logged one by one and %d summaries, want %d and 1:\n%s", lines, summaries, maxRefusalLogs, logs.String())
+	}
+	var a AgentsReply
+	reqInto(t, connect(t, s2), "tex."+QueryAgents, TeamQuery{Team: "CHA-DET"}, &a)
+	for _, st := range a.Agents {
+		if st.AgentID == "det-016" && st.State != "available" {
+			t.Errorf("det-016 after the replay: %s, want available", st.State)
+		}
 	}
 }

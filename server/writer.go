@@ -151,6 +151,10 @@ func newCore(org *teams.Org) (*router.Core, error) {
 	return c, nil
 }
 
+// maxRefusalLogs is how many replay refusals of one code are logged one
+// by one.
+const maxRefusalLogs = 5
+
 // recover rebuilds the core from the journal, hands the events not yet
 // published to the publisher, ticks to now and fills the read store.
 func (w *writer) recover(ctx context.Context) error {
@@ -177,6 +181,12 @@ func (w *writer) recover(ctx context.Context) error {
 			}
 		}
 	}
+	// The live core accepted every journaled command. Refusing one now
+	// means replay diverged: a bug when the org is the one the journal was
+	// written with, expected after an org change (an agent removed, say).
+	// The first few are logged, then a count: a removed agent's month of
+	// commands is not a month of log lines.
+	refused := map[string]int{}
 	n, err := w.journal.replay(ctx, from, func(seq uint64, e *entry) error {
 		t := time.Unix(0, e.T).UTC()
 		// Timers due before the entry fire first, as they did live.
@@ -185,9 +195,10 @@ func (w *writer) recover(ctx context.Context) error {
 		w.lastSeq, w.evIdx = seq, 0
 		for _, cmd := range e.commands() {
 			if err := applyEntry(w.core, t, cmd); err != nil {
-				// The live core accepted it; refusing it now means replay
-				// diverged. Say so loudly and go on: the rest still applies.
-				w.log.Error().Err(err).Uint64(logSeq, seq).Msg("journal entry refused on replay")
+				code := asRouterError(err).Code
+				if refused[code]++; refused[code] <= maxRefusalLogs {
+					w.log.Error().Err(err).Uint64(logSeq, seq).Msg("journal entry refused on replay")
+				}
 			}
 			keep()
 		}
@@ -195,6 +206,13 @@ func (w *writer) recover(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if len(refused) > 0 {
+		ev := w.log.Error()
+		for code, count := range refused {
+			ev = ev.Int(code, count)
+		}
+		ev.Msg("journal entries refused on replay, by error code; after an org change, commands of agents or teams it removed")
 	}
 	now := w.stamp()
 	w.core.Tick(now)
