@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -152,8 +153,20 @@ func propOrg() *teams.Org {
 // and event, for the determinism check. Before each step in restoreAt the
 // core is snapshotted, through JSON, and replaced by its restoration.
 func driveRandom(t *testing.T, seed uint64, n int, check bool, restoreAt ...int) []byte {
+	restores := map[int]*teams.Org{}
+	for _, i := range restoreAt {
+		restores[i] = propOrg()
+	}
+	return bytes.Join(driveRandomOrgs(t, seed, n, check, propOrg(), restores, nil), nil)
+}
+
+// driveRandomOrgs is driveRandom on org, restoring before step i into
+// restores[i] (the same org, or one whose agents changed), with the
+// digest of each step apart. Before step i it also calls inspect, if set,
+// with the core.
+func driveRandomOrgs(t *testing.T, seed uint64, n int, check bool, org *teams.Org, restores map[int]*teams.Org, inspect func(i int, c *Core)) [][]byte {
 	opts := Options{Explain: true, TrackChanges: true}
-	c, err := New(propOrg(), opts)
+	c, err := New(org, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +178,7 @@ func driveRandom(t *testing.T, seed uint64, n int, check bool, restoreAt ...int)
 		EventAbandoned, EventCallbackRequested, EventTransferred, "bogus"}
 	var ids []string
 	terminal := map[string]string{}
+	steps := make([][]byte, n)
 	var out []byte
 	write := func(v any) {
 		b, _ := json.Marshal(v)
@@ -173,8 +187,12 @@ func driveRandom(t *testing.T, seed uint64, n int, check bool, restoreAt ...int)
 	}
 	now := 0.0
 	for i := 0; i < n; i++ {
-		if slices.Contains(restoreAt, i) {
-			c = snapshotRoundTrip(t, c, propOrg(), opts)
+		out = nil
+		if to, ok := restores[i]; ok {
+			c = snapshotRoundTrip(t, c, to, opts)
+		}
+		if inspect != nil {
+			inspect(i, c)
 		}
 		now += rng.Float64() * 8
 		var err error
@@ -260,8 +278,9 @@ func driveRandom(t *testing.T, seed uint64, n int, check bool, restoreAt ...int)
 		if check {
 			checkInvariants(&seedT{T: t, seed: seed, step: i}, c)
 		}
+		steps[i] = out
 	}
-	return out
+	return steps
 }
 
 // seedT prefixes failures with the seed and step, so a failure can be replayed
@@ -318,7 +337,8 @@ func snapshotRoundTrip(t testing.TB, c *Core, org *teams.Org, opts Options) *Cor
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b2, _ := json.Marshal(again); string(b2) != string(b) {
+	// Into another org's agents, the snapshot differs by design.
+	if b2, _ := json.Marshal(again); again.Org == snap.Org && string(b2) != string(b) {
 		t.Fatalf("a restored core snapshots differently:\n%s\n%s", b, b2)
 	}
 	return r
@@ -375,18 +395,25 @@ func FuzzRestore(f *testing.F) {
 	seed, _ := json.Marshal(snap)
 	f.Add(seed)
 	f.Add([]byte(`{"version":1}`))
+	// The same org with one agent more: a restore into it migrates.
+	grown := propOrg()
+	grown.Agents = append([]teams.Agent{{ID: "det-new", Team: "CHA-DET", Role: teams.RoleExpert,
+		Languages: []string{"fr"}, Channels: map[string]int{"video": 1}, Skills: map[string]int{"french": 2}}}, grown.Agents...)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var s Snapshot
-		if json.Unmarshal(data, &s) != nil {
-			return
-		}
-		s.Org = snap.Org // past the fingerprint, to the checks behind it
-		r, err := Restore(org, opts, &s)
-		if err != nil {
-			return
-		}
-		if _, err := r.Snapshot(); err != nil {
-			t.Logf("restored, but not snapshotted again: %v", err)
+		for _, into := range []*teams.Org{org, grown} {
+			var s Snapshot
+			if json.Unmarshal(data, &s) != nil {
+				return
+			}
+			// Past the fingerprints, to the checks behind them.
+			s.Org, s.Routing = snap.Org, snap.Routing
+			r, err := Restore(into, opts, &s)
+			if err != nil {
+				continue
+			}
+			if _, err := r.Snapshot(); err != nil {
+				t.Logf("restored, but not snapshotted again: %v", err)
+			}
 		}
 	})
 }
@@ -405,13 +432,14 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, spoil := range map[string]func(s *Snapshot){
-		"negative sample count": func(s *Snapshot) { s.Teams[0].N = -1 },
-		"negative ring index":   func(s *Snapshot) { s.Teams[0].Next = -1 },
-		"unknown queued id":     func(s *Snapshot) { s.Teams[0].Queue = append(s.Teams[0].Queue, "nobody") },
-		"unknown live id":       func(s *Snapshot) { s.Agents[0].Live = []string{"nobody"} },
-		"timer of no kind":      func(s *Snapshot) { s.Timers = append(s.Timers, timerSnap{Contact: "a"}) },
-		"agent out of range":    func(s *Snapshot) { s.Contacts[0].Agent = 99 },
-		"another org":           func(s *Snapshot) { s.Org = "0" },
+		"negative sample count":  func(s *Snapshot) { s.Teams[0].N = -1 },
+		"negative ring index":    func(s *Snapshot) { s.Teams[0].Next = -1 },
+		"unknown queued id":      func(s *Snapshot) { s.Teams[0].Queue = append(s.Teams[0].Queue, "nobody") },
+		"unknown live id":        func(s *Snapshot) { s.Agents[0].Live = []string{"nobody"} },
+		"timer of no kind":       func(s *Snapshot) { s.Timers = append(s.Timers, timerSnap{Contact: "a"}) },
+		"agent out of range":     func(s *Snapshot) { s.Contacts[0].Agent = 99 },
+		"another org":            func(s *Snapshot) { s.Org, s.Routing = "0", "0" },
+		"another org, no tables": func(s *Snapshot) { s.Org, s.Routing = "0", "" },
 	} {
 		snap, err := c.Snapshot()
 		if err != nil {
@@ -420,6 +448,118 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		spoil(snap)
 		if _, err := Restore(org, opts, snap); err == nil {
 			t.Errorf("%s: restored", name)
+		}
+	}
+}
+
+// migrationOrgs are two orgs that differ in their agents only: from has
+// det-spare, whom no command names; to has det-new instead, placed first
+// and bringing a channel, a language and a skill the other lacks, so that
+// every index moves.
+func migrationOrgs() (from, to *teams.Org) {
+	from, to = propOrg(), propOrg()
+	from.Agents = append(from.Agents, teams.Agent{ID: "det-spare", Name: "Spare", Team: "CHA-DET", Role: teams.RoleExpert,
+		Skills: map[string]int{"billing": 2}, Languages: []string{"en"}, Channels: map[string]int{"voice": 1}})
+	to.Agents = slices.Insert(to.Agents, 0, teams.Agent{ID: "det-new", Name: "New", Team: "CHA-DET", Role: teams.RoleExpert,
+		Skills: map[string]int{"french": 4, "spanish": 1}, Languages: []string{"fr", "en"}, Channels: map[string]int{"video": 1, "voice": 1}})
+	return from, to
+}
+
+// TestSnapshotMigratesAgentChanges: a snapshot restored into an org whose
+// agents changed goes on exactly as a core that had the new org from the
+// start, given the same commands (none naming the agents who differ):
+// the same replies, events and decision records from the restore on, and
+// the invariants hold throughout.
+func TestSnapshotMigratesAgentChanges(t *testing.T) {
+	from, to := migrationOrgs()
+	for _, seed := range []uint64{11, 12, 13} {
+		const n = 3000
+		points := []int{1, 150, 333, 700, 1000, 1500, 1777, 2222, 2600, 2900}
+		// The state a core on the new org all along has at each point,
+		// but for the decision records, whose traces count the agents
+		// each org had.
+		wantState := map[int]string{}
+		state := func(i int, c *Core) string {
+			snap, err := c.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range snap.Contacts {
+				snap.Contacts[k].Decisions = nil
+			}
+			b, _ := json.Marshal(snap)
+			return string(b)
+		}
+		want := driveRandomOrgs(t, seed, n, false, to, nil, func(i int, c *Core) {
+			if slices.Contains(points, i) {
+				wantState[i] = state(i, c)
+			}
+		})
+		for _, at := range points {
+			got := driveRandomOrgs(t, seed, n, true, from, map[int]*teams.Org{at: to}, func(i int, c *Core) {
+				if i == at && state(i, c) != wantState[i] {
+					t.Errorf("seed %d: migrated before step %d, the state differs from the new org's all along:\nwant %s\ngot  %s", seed, at, wantState[i], state(i, c))
+				}
+			})
+			w, g := bytes.Join(want[at:], nil), bytes.Join(got[at:], nil)
+			if len(w) < 1000 {
+				t.Fatalf("seed %d: digest after step %d suspiciously short", seed, at)
+			}
+			if !bytes.Equal(w, g) {
+				i := 0
+				for i < len(g) && i < len(w) && g[i] == w[i] {
+					i++
+				}
+				t.Fatalf("seed %d, migrated before step %d: differs at byte %d:\nwant %.300s\ngot  %.300s", seed, at, i, w[i:], g[i:])
+			}
+		}
+	}
+}
+
+// TestMigrationRefusals: what does not carry over is refused, so that the
+// shell replays its journal instead.
+func TestMigrationRefusals(t *testing.T) {
+	opts := Options{Explain: true}
+	from, _ := migrationOrgs()
+	c := newCore(t, from)
+	mustState(t, c, 0, "det-001", AgentAvailable)
+	mustRoute(t, c, 1, RouteRequest{ContactID: "a", Channel: "voice", CustomerID: "acct-42"})
+	c.Events()
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := func(id string) func(o *teams.Org) {
+		return func(o *teams.Org) {
+			o.Agents = slices.DeleteFunc(o.Agents, func(a teams.Agent) bool { return a.ID == id })
+		}
+	}
+	for name, tc := range map[string]struct {
+		change func(o *teams.Org)
+		ok     bool
+	}{
+		"an idle agent gone": {without("det-spare"), true},
+		"an agent added": {func(o *teams.Org) {
+			o.Agents = append(o.Agents, teams.Agent{ID: "x", Team: "CHA-CLE", Role: teams.RoleExpert})
+		}, true},
+		"an idle agent's skills changed":  {func(o *teams.Org) { o.Agents[2].Skills = map[string]int{"tech": 5} }, true},
+		"a logged-in agent's skills":      {func(o *teams.Org) { o.Agents[0].Skills = map[string]int{"tech": 5, "billing": 1} }, true},
+		"a busy agent gone":               {without("det-001"), false},
+		"a busy agent's capacity changed": {func(o *teams.Org) { o.Agents[0].Channels = map[string]int{"voice": 2} }, false},
+		"a busy agent moved":              {func(o *teams.Org) { o.Agents[0].Team = "CHA-CLE" }, false},
+		"a routing setting":               {func(o *teams.Org) { o.Routing.WrapUpSeconds++ }, false},
+		"a team added":                    {func(o *teams.Org) { o.Teams = append(o.Teams, teams.Team{ID: "CHA-X"}) }, false},
+	} {
+		org, _ := migrationOrgs()
+		org.Agents = slices.Clone(from.Agents)
+		tc.change(org)
+		r, err := Restore(org, opts, snap)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: restored %v, error %v", name, err == nil, err)
+			continue
+		}
+		if err == nil {
+			checkInvariants(t, r)
 		}
 	}
 }

@@ -36,6 +36,16 @@ type Snapshot struct {
 	Sweep    []sweepSnap   `json:"sweep,omitempty"`
 	Timers   []timerSnap   `json:"timers,omitempty"`
 	FIFOs    [][]timerSnap `json:"fifos"`
+
+	// For a restore into an org whose agents changed (migrate.go): a
+	// fingerprint of all but the agents, the org's channels, languages
+	// and skills by id, and each agent's shape. Snapshots without them
+	// restore into the same org only.
+	Routing     string   `json:"routing,omitempty"`
+	Channels    []string `json:"channels,omitempty"`
+	Languages   []string `json:"languages,omitempty"`
+	Skills      []string `json:"skills,omitempty"`
+	AgentShapes []string `json:"agent_shapes,omitempty"`
 }
 
 const snapshotVersion = 1
@@ -203,8 +213,14 @@ func (c *Core) Snapshot() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Version: snapshotVersion, Org: fp, Now: c.now, Seq: c.seq, FrontSeq: c.frontSeq, TimerSeq: c.timerSeq}
+	rfp, err := routingFingerprint(c.org, c.opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Version: snapshotVersion, Org: fp, Now: c.now, Seq: c.seq, FrontSeq: c.frontSeq, TimerSeq: c.timerSeq,
+		Routing: rfp, Channels: slices.Clone(c.chanName), Languages: names(c.langIdx), Skills: names(c.skillIdx)}
 	for _, a := range c.agents {
+		s.AgentShapes = append(s.AgentShapes, c.agentShape(a))
 		as := agentSnap{ID: a.id, Presence: a.presence, Pending: a.pending, HasPending: a.hasPending,
 			NotResponding: a.notResponding, Ready: a.ready, Offers: a.offers, Active: a.active, Wrapping: a.wrapping,
 			LastFreeAt: a.lastFreeAt, Used: a.used, Misses: a.misses, State: a.state, StateSince: a.stateSince,
@@ -315,7 +331,8 @@ func sameChain(a, b []step) bool {
 }
 
 // Restore builds a core for org and opts in the state s was taken in. The
-// org and options must be those the snapshot's core had.
+// org and options must be those the snapshot's core had, but for the
+// agent directory, which may have changed (migrate.go).
 func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 	if s.Version != snapshotVersion {
 		return nil, fmt.Errorf("router: snapshot version %d, want %d", s.Version, snapshotVersion)
@@ -324,12 +341,21 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fp != s.Org {
+	rfp, err := routingFingerprint(org, opts)
+	if err != nil {
+		return nil, err
+	}
+	if fp != s.Org && (s.Routing == "" || s.Routing != rfp) {
 		return nil, fmt.Errorf("router: the snapshot was taken with another org or other options")
 	}
 	c, err := New(org, opts)
 	if err != nil {
 		return nil, err
+	}
+	if fp != s.Org {
+		if s, err = c.migrate(s); err != nil {
+			return nil, fmt.Errorf("router: the snapshot was taken before the org's agents changed, and does not carry over: %w", err)
+		}
 	}
 	if len(s.Agents) != len(c.agents) || len(s.Teams) != len(c.teams) || len(s.FIFOs) != len(c.fifos) {
 		return nil, fmt.Errorf("router: snapshot does not match the org: %d agents, %d teams", len(s.Agents), len(s.Teams))

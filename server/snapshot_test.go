@@ -124,12 +124,13 @@ func TestRestartFromSnapshot(t *testing.T) {
 	want = settledState(t, s, nc, ids)
 	s.Kill()
 
-	// Another org: the snapshot does not fit it, and the whole journal is
-	// replayed instead (an agent's name changes nothing in the state).
+	// An org changed beyond its agents: the snapshot does not carry over,
+	// and the whole journal is replayed instead (a team's name changes
+	// nothing in the state).
 	cfg := testConfig(t, dir, clock)
 	org := *cfg.Org
-	org.Agents = append([]teams.Agent(nil), org.Agents...)
-	org.Agents[0].Name += " Jr."
+	org.Teams = slices.Clone(org.Teams)
+	org.Teams[0].Name += " (renamed)"
 	cfg.Org, cfg.SnapshotEvery = &org, -1
 	s = startConfig(t, cfg)
 	if s.w.snapSeq != 0 || s.w.replayed <= int(taken) {
@@ -137,9 +138,6 @@ func TestRestartFromSnapshot(t *testing.T) {
 	}
 	nc = connect(t, s)
 	got := settledState(t, s, nc, ids)
-	renamed := slices.Clone(want["agents CHA-DET"].([]AgentStatus))
-	renamed[0].Name += " Jr."
-	want["agents CHA-DET"] = renamed
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("state after a full replay (-before +after):\n%s", diff)
 	}
@@ -224,4 +222,56 @@ func TestJournalTrimmed(t *testing.T) {
 	if diff := cmp.Diff(want, snapshotState(t, nc, ids)); diff != "" {
 		t.Fatalf("state from the snapshot and the journal (-before +after):\n%s", diff)
 	}
+}
+
+// TestSnapshotCarriesOverAgentChanges: the weekly org change, an agent
+// hired and the skills of an idle one edited, does not cost a replay of
+// the kept journal: the start restores the snapshot into the new org,
+// replays nothing, and has the state it had, the new agent logged out.
+func TestSnapshotCarriesOverAgentChanges(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { return now }
+	s := startServerClock(t, dir, clock)
+	nc := connect(t, s)
+	setState(t, nc, "det-016", "available")
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, fmt.Sprintf("h-%d", i))
+		route(t, nc, ids[i], "")
+	}
+	want := settledState(t, s, nc, ids)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	hired := *sampleOrg(t)
+	hired.Agents = append([]teams.Agent{{ID: "det-hire", Name: "New Hire", Team: "CHA-DET", Role: teams.RoleExpert,
+		Skills: map[string]int{"billing": 3}, Languages: []string{"en"}, Channels: map[string]int{"voice": 1}}}, hired.Agents...)
+	for i := range hired.Agents {
+		if hired.Agents[i].ID == "det-030" {
+			hired.Agents[i].Skills = map[string]int{"billing": 5}
+		}
+	}
+	cfg := testConfig(t, dir, clock)
+	cfg.Org = &hired
+	s2 := startConfig(t, cfg)
+	if s2.Replayed() != 0 || s2.w.snapSeq == 0 {
+		t.Fatalf("replayed %d entries (snapshot at %d): the snapshot did not carry over", s2.Replayed(), s2.w.snapSeq)
+	}
+	nc2 := connect(t, s2)
+	got := snapshotState(t, nc2, ids)
+	agents := got["agents CHA-DET"].([]AgentStatus)
+	i := slices.IndexFunc(agents, func(a AgentStatus) bool { return a.AgentID == "det-hire" })
+	if i < 0 || agents[i].State != router.AgentOffline {
+		t.Fatalf("the new agent is missing or not logged out: %+v", agents)
+	}
+	got["agents CHA-DET"] = slices.Delete(agents, i, i+1)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("state after the org change (-before +after):\n%s", diff)
+	}
+	// The new agent works at once.
+	setState(t, nc2, "det-hire", "available")
 }

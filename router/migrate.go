@@ -1,0 +1,224 @@
+package router
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tex-cx/tex/teams"
+)
+
+// A snapshot restores into an org whose agent directory changed (agents
+// hired, gone, or edited) as long as everything else is the same:
+// markets, teams, routing and scorecard settings, and the core's options.
+// That is the org change of every week; the others (a team or a market
+// added, a routing setting tuned) make the shell replay its journal.
+//
+// The snapshot names the org's agents, channels, languages and skills by
+// index; migrate rewrites those indexes for the new org. It refuses, so
+// that the journal is replayed instead, when the state would not carry
+// over as it stands:
+//   - an agent gone from the org who is logged in, holds work, or served
+//     a contact still retained (a late wrap-up must name them);
+//   - an agent logged in or holding work whose team, role or channel
+//     capacities changed (their readiness and their team's count would
+//     change under them);
+//   - a channel, language or skill a live or retained contact names that
+//     the new org lacks.
+//
+// Continuity memory forgets the agents who are gone. New agents start
+// logged out, as in a new core.
+
+// routingFingerprint names everything of the org but its agents, and the
+// options: what must not change for a snapshot to migrate.
+func routingFingerprint(org *teams.Org, opts Options) (string, error) {
+	rest := *org
+	rest.Agents = nil
+	return fingerprint(&rest, opts)
+}
+
+// SameOrg says whether the snapshot was taken with org and opts exactly;
+// when not, Restore migrates it or refuses it.
+func (s *Snapshot) SameOrg(org *teams.Org, opts Options) bool {
+	fp, err := fingerprint(org, opts)
+	return err == nil && fp == s.Org
+}
+
+// agentShape is what of an agent must not change while they are logged in
+// or hold work: their team, whether their role takes contacts, and their
+// capacity per channel (by name: channel ids move when the org's
+// channels do).
+func (c *Core) agentShape(a *agent) string {
+	var b strings.Builder
+	b.WriteString(c.teams[a.team].id)
+	b.WriteString("|" + strconv.FormatBool(a.takes))
+	for _, name := range slices.Sorted(slices.Values(c.chanName)) {
+		if n := a.capacity[c.chanIdx[name]]; n > 0 {
+			fmt.Fprintf(&b, "|%s=%d", name, n)
+		}
+	}
+	return b.String()
+}
+
+// names returns the names of a name-to-id table, by id.
+func names[ID ~uint8 | ~int16](idx map[string]ID) []string {
+	out := make([]string, len(idx))
+	for name, id := range idx {
+		out[id] = name
+	}
+	return out
+}
+
+// indexMap maps the ids of a snapshot's table to the core's, -1 for a
+// name the core lacks.
+func indexMap[ID ~uint8 | ~int16](old []string, idx map[string]ID) []int {
+	m := make([]int, len(old))
+	for i, name := range old {
+		m[i] = -1
+		if id, ok := idx[name]; ok {
+			m[i] = int(id)
+		}
+	}
+	return m
+}
+
+// migrate returns s rewritten for c's org, or why it cannot be. s is not
+// changed.
+func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
+	var m Snapshot
+	// A deep copy through JSON: the snapshot is plain data, and migrating
+	// is rare.
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if len(m.AgentShapes) != len(m.Agents) {
+		return nil, fmt.Errorf("the snapshot does not describe its agents")
+	}
+	chans := indexMap(m.Channels, c.chanIdx)
+	langs := indexMap(m.Languages, c.langIdx)
+	skills := indexMap(m.Skills, c.skillIdx)
+	// Agents: old index to new, -1 when gone.
+	agents := make([]int32, len(m.Agents))
+	byNew := make([]*agentSnap, len(c.agents))
+	for i := range m.Agents {
+		as := &m.Agents[i]
+		ni, ok := c.agentIdx[as.ID]
+		agents[i] = -1
+		engaged := as.Presence != presOffline || as.HasPending || as.Ready || as.NotResponding ||
+			as.Offers != 0 || as.Active != 0 || as.Wrapping != 0 || len(as.Live) > 0
+		switch {
+		case !ok && engaged:
+			return nil, fmt.Errorf("agent %s left the org while logged in or holding work", as.ID)
+		case !ok:
+			continue
+		case engaged && m.AgentShapes[i] != c.agentShape(c.agents[ni]):
+			return nil, fmt.Errorf("agent %s changed team, role or capacity while logged in or holding work", as.ID)
+		case byNew[ni] != nil:
+			return nil, fmt.Errorf("agent %s is in the snapshot twice", as.ID)
+		}
+		agents[i], byNew[ni] = ni, as
+		var used [maxChannels]uint8
+		for ch, n := range as.Used {
+			if n == 0 {
+				continue
+			}
+			if ch >= len(chans) || chans[ch] < 0 {
+				return nil, fmt.Errorf("agent %s holds work on a channel the org no longer has", as.ID)
+			}
+			used[chans[ch]] = n
+		}
+		as.Used = used
+	}
+	m.Agents = make([]agentSnap, len(c.agents))
+	for i, a := range c.agents {
+		if byNew[i] != nil {
+			m.Agents[i] = *byNew[i]
+		} else {
+			m.Agents[i] = agentSnap{ID: a.id, State: AgentOffline}
+		}
+	}
+	m.AgentShapes = nil
+	agent := func(old int32) (int32, bool) {
+		if old < 0 {
+			return old, true
+		}
+		if int(old) >= len(agents) || agents[old] < 0 {
+			return -1, false
+		}
+		return agents[old], true
+	}
+	hist := func(h *historySnap) {
+		kept := h.Entries[:0]
+		for _, e := range h.Entries {
+			if ni, ok := agent(e.Agent); ok && ni >= 0 {
+				e.Agent = ni
+				kept = append(kept, e)
+			}
+		}
+		h.Entries = kept
+	}
+	for i := range m.Contacts {
+		cs := &m.Contacts[i]
+		var ok bool
+		if cs.Agent, ok = agent(cs.Agent); !ok {
+			return nil, fmt.Errorf("contact %s was served by an agent who left the org", cs.ID)
+		}
+		live := cs.State != ContactCompleted && cs.State != ContactAbandoned
+		if cs.Known, ok = agent(cs.Known); !ok {
+			if live {
+				return nil, fmt.Errorf("contact %s waits for an agent who left the org", cs.ID)
+			}
+			cs.Known = -1
+		}
+		served := cs.Served[:0]
+		for _, ai := range cs.Served {
+			if ni, ok := agent(ai); ok && ni >= 0 {
+				served = append(served, ni)
+			}
+		}
+		cs.Served = served
+		missed := cs.MissedBy[:0]
+		for _, mb := range cs.MissedBy {
+			if ni, ok := agent(mb.Agent); ok && ni >= 0 {
+				mb.Agent = ni
+				missed = append(missed, mb)
+			}
+		}
+		cs.MissedBy = missed
+		hist(&cs.Hist)
+		if int(cs.Channel) >= len(chans) || chans[cs.Channel] < 0 {
+			return nil, fmt.Errorf("contact %s is on a channel the org no longer has", cs.ID)
+		}
+		cs.Channel = uint8(chans[cs.Channel])
+		if int(cs.Lang) >= len(langs) || langs[cs.Lang] < 0 {
+			return nil, fmt.Errorf("contact %s speaks a language no agent of the org speaks now", cs.ID)
+		}
+		cs.Lang = uint8(langs[cs.Lang])
+		for k := range cs.Skills[:min(int(cs.NSkills), maxSkills)] {
+			if id := cs.Skills[k]; id < 0 || int(id) >= len(skills) || skills[id] < 0 {
+				return nil, fmt.Errorf("contact %s needs a skill no agent of the org has now", cs.ID)
+			}
+			cs.Skills[k] = int16(skills[cs.Skills[k]])
+		}
+	}
+	// A customer whose whole memory was of agents who left is forgotten.
+	forgotten := map[string]bool{}
+	kept := m.Memory[:0]
+	for _, mem := range m.Memory {
+		if hist(&mem.Hist); len(mem.Hist.Entries) == 0 {
+			forgotten[mem.Key] = true
+			continue
+		}
+		kept = append(kept, mem)
+	}
+	m.Memory = kept
+	m.Sweep = slices.DeleteFunc(m.Sweep, func(d sweepSnap) bool { return forgotten[d.Key] })
+	m.Channels, m.Languages, m.Skills = slices.Clone(c.chanName), names(c.langIdx), names(c.skillIdx)
+	return &m, nil
+}
