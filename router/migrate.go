@@ -84,6 +84,20 @@ func indexMap[ID ~uint8 | ~int16](old []string, idx map[string]ID) []int {
 	return m
 }
 
+// remapAgents rewrites the agent each of xs names with agent, and drops
+// those whose agent left the org.
+func remapAgents[T any](xs []T, agentOf func(*T) *int32, agent func(int32) (int32, bool)) []T {
+	kept := xs[:0]
+	for _, x := range xs {
+		p := agentOf(&x)
+		if ni, ok := agent(*p); ok && ni >= 0 {
+			*p = ni
+			kept = append(kept, x)
+		}
+	}
+	return kept
+}
+
 // migrate returns s rewritten for c's org, or why it cannot be. s is not
 // changed.
 func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
@@ -154,14 +168,7 @@ func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
 		return agents[old], true
 	}
 	hist := func(h *historySnap) {
-		kept := h.Entries[:0]
-		for _, e := range h.Entries {
-			if ni, ok := agent(e.Agent); ok && ni >= 0 {
-				e.Agent = ni
-				kept = append(kept, e)
-			}
-		}
-		h.Entries = kept
+		h.Entries = remapAgents(h.Entries, func(e *histEntrySnap) *int32 { return &e.Agent }, agent)
 	}
 	for i := range m.Contacts {
 		cs := &m.Contacts[i]
@@ -176,21 +183,8 @@ func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
 			}
 			cs.Known = -1
 		}
-		served := cs.Served[:0]
-		for _, ai := range cs.Served {
-			if ni, ok := agent(ai); ok && ni >= 0 {
-				served = append(served, ni)
-			}
-		}
-		cs.Served = served
-		missed := cs.MissedBy[:0]
-		for _, mb := range cs.MissedBy {
-			if ni, ok := agent(mb.Agent); ok && ni >= 0 {
-				mb.Agent = ni
-				missed = append(missed, mb)
-			}
-		}
-		cs.MissedBy = missed
+		cs.Served = remapAgents(cs.Served, func(a *int32) *int32 { return a }, agent)
+		cs.MissedBy = remapAgents(cs.MissedBy, func(mb *missedSnap) *int32 { return &mb.Agent }, agent)
 		hist(&cs.Hist)
 		if int(cs.Channel) >= len(chans) || chans[cs.Channel] < 0 {
 			return nil, fmt.Errorf("contact %s is on a channel the org no longer has", cs.ID)
