@@ -398,8 +398,10 @@ func (f *timerFIFO) pop() timer {
 func (c *Core) schedule(ct *contact, kind timerKind, at ts) {
 	c.timerSeq++
 	t := timer{at: at, seq: c.timerSeq, kind: kind, gen: ct.gen, ct: ct}
-	if kind == timerStep {
-		// Step budgets vary by step and market: these need the heap.
+	q := c.fifos[kind].q
+	if kind == timerStep || (len(q) > 0 && at < q[len(q)-1].at) {
+		// Step budgets vary by step and market, and a cool-off set again
+		// ends before the ones queued after it: these need the heap.
 		c.timers.push(t)
 		return
 	}

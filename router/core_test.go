@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -191,6 +192,66 @@ func TestOfferExpiryAndNotResponding(t *testing.T) {
 	mustState(t, c, 80, "det-001", AgentAvailable)
 	if v, _ := c.Contact("c1"); v.State != ContactOffered || v.Agent != "det-001" {
 		t.Fatalf("contact after agent returned: %+v", v)
+	}
+}
+
+// TestAnsweringLiftsCoolOff: a chat agent who let a contact's offer
+// expire, then answers another contact, is offered the first again at
+// once when it has room: answering ends the cool-off, and nothing else
+// would come to look for it.
+func TestAnsweringLiftsCoolOff(t *testing.T) {
+	c := newCore(t, smallOrg(1))
+	mustState(t, c, 0, "det-001", AgentAvailable)
+	mustRoute(t, c, 0, RouteRequest{ContactID: "a", Channel: "messaging"})
+	c.Tick(at(15)) // a's offer expires: a waits, det-001 in its cool-off
+	mustRoute(t, c, 16, RouteRequest{ContactID: "b", Channel: "messaging"})
+	if v, _ := c.Contact("b"); v.State != ContactOffered || v.Agent != "det-001" {
+		t.Fatalf("b: %+v", v)
+	}
+	if v, _ := c.Contact("a"); v.State != ContactQueued {
+		t.Fatalf("a during the cool-off: %+v", v)
+	}
+	mustEvent(t, c, 17, ContactEvent{ContactID: "b", Type: EventAccepted})
+	if v, _ := c.Contact("a"); v.State != ContactOffered || v.Agent != "det-001" {
+		t.Fatalf("a once det-001 answered b: %+v", v)
+	}
+}
+
+// TestCallbackKeepsCoolOffRetry: a contact that asks for a callback while
+// an agent's cool-off holds it back is offered to that agent when the
+// cool-off ends, as it would have been had it kept waiting on the line.
+func TestCallbackKeepsCoolOffRetry(t *testing.T) {
+	c := newCore(t, smallOrg(1))
+	mustState(t, c, 0, "det-001", AgentAvailable)
+	mustRoute(t, c, 0, RouteRequest{ContactID: "a", Channel: "voice", ANI: "+13135550100"})
+	c.Tick(at(15)) // expires; cool-off until 30
+	mustEvent(t, c, 20, ContactEvent{ContactID: "a", Type: EventCallbackRequested})
+	if v, _ := c.Contact("a"); v.State != ContactCallback {
+		t.Fatalf("a after asking for a callback: %+v", v)
+	}
+	c.Tick(at(31))
+	if v, _ := c.Contact("a"); v.State != ContactOffered || v.Agent != "det-001" {
+		t.Fatalf("a after the cool-off: %+v", v)
+	}
+}
+
+// TestForgottenIDRoutedAgain: a contact forgotten after retention and
+// routed anew under its id in the same interval is a change of the new
+// contact, not a deletion, so the read store keeps its row.
+func TestForgottenIDRoutedAgain(t *testing.T) {
+	org := smallOrg(1)
+	org.Routing.ContactRetentionSeconds = 60
+	c, err := New(org, Options{TrackChanges: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRoute(t, c, 0, RouteRequest{ContactID: "a", Channel: "voice"})
+	mustEvent(t, c, 1, ContactEvent{ContactID: "a", Type: EventAbandoned})
+	c.TakeChanges()
+	mustRoute(t, c, 100, RouteRequest{ContactID: "a", Channel: "voice"}) // forgotten at 61
+	ch := c.TakeChanges()
+	if slices.Contains(ch.Gone, "a") || !slices.ContainsFunc(ch.Contacts, func(v ContactView) bool { return v.ContactID == "a" }) {
+		t.Fatalf("changes after a forgotten id came back: gone %v, contacts %+v", ch.Gone, ch.Contacts)
 	}
 }
 

@@ -2,6 +2,7 @@ package router
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tex-cx/tex/teams"
@@ -131,6 +132,7 @@ func (c *Core) missOffer(ct *contact, how string) {
 func (c *Core) accept(ct *contact, a *agent, at ts) {
 	a.offers--
 	a.active++
+	missed := a.misses > 0
 	a.misses = 0
 	ct.answeredAt = clampTS(at, ct.offeredAt, c.now)
 	ct.continuity = c.continuityClass(ct, a)
@@ -140,6 +142,12 @@ func (c *Core) accept(ct *contact, a *agent, at ts) {
 	c.setState(ct, ContactActive, "accepted")
 	c.schedule(ct, timerLease, c.now+secs(c.cfg.ActiveLeaseSeconds))
 	c.refreshAgent(a, "")
+	if missed {
+		// Having answered, the agent is offered again the contacts it let
+		// go (the missed-offer cool-off no longer holds them back), right
+		// away when it has room left, as a chat agent may.
+		c.pull(a)
+	}
 }
 
 // continuityClass compares the agent with who served the customer last.
@@ -264,6 +272,21 @@ func (c *Core) requestCallback(ct *contact, number string) {
 	c.setState(ct, ContactCallback, "callback_requested")
 	c.syncAnyWait(ct)
 	c.dispatch(ct, TriggerRequeue)
+	if ct.waiting() {
+		c.rearmRetries(ct)
+	}
+}
+
+// rearmRetries sets again the cool-off timers a state change cancelled:
+// when the cool-off of an agent who let the contact go ends, the contact
+// is dispatched again, and that agent may take it.
+func (c *Core) rearmRetries(ct *contact) {
+	for i, m := range ct.missedBy {
+		if m.until <= c.now || slices.ContainsFunc(ct.missedBy[:i], func(o missed) bool { return o.until == m.until }) {
+			continue
+		}
+		c.schedule(ct, timerRetry, m.until)
+	}
 }
 
 func (c *Core) forgetContact(ct *contact) {

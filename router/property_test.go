@@ -263,6 +263,11 @@ func driveRandomOrgs(t *testing.T, seed uint64, n int, check bool, org *teams.Or
 			write(e.Payload())
 			if e.Kind == KindContactState {
 				cs := e.ContactState
+				if cs.Prev == "" {
+					// A new contact: the id was forgotten after retention,
+					// perhaps within this step, and routed anew.
+					delete(terminal, cs.ContactID)
+				}
 				if prev, ok := terminal[cs.ContactID]; ok && cs.State != prev {
 					t.Fatalf("seed %d step %d: contact %s left terminal state %s for %s", seed, i, cs.ContactID, prev, cs.State)
 				}
@@ -296,8 +301,15 @@ func (s *seedT) Fatalf(format string, args ...any) {
 	s.T.Fatalf("seed %d (replay: go test ./router -run TestProperty -prop.seed %d) step %d: %s", s.seed, s.seed, s.step, fmt.Sprintf(format, args...))
 }
 
+// TestPropertyRandomCommands runs the steps over many seeds rather than a
+// few long runs: forty runs of 2,500 steps found starvation bugs (an
+// answered offer lifting a cool-off, a callback cancelling its retry)
+// that four runs of 25,000 had not.
 func TestPropertyRandomCommands(t *testing.T) {
-	seeds := []uint64{1, 2, 3, 4}
+	var seeds []uint64
+	for s := range uint64(40) {
+		seeds = append(seeds, s+1)
+	}
 	if *propSeed != 0 {
 		seeds = []uint64{*propSeed}
 	}

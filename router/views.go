@@ -273,7 +273,13 @@ func (c *Core) TakeChanges() Changes {
 			ch.Contacts = append(ch.Contacts, c.changeView(ct))
 		}
 	}
-	ch.Gone = append(ch.Gone, c.gone...)
+	for _, id := range c.gone {
+		// Forgotten, then routed anew under the same id since: the new
+		// contact's row stands, and no deletion may follow it.
+		if _, live := c.contacts[id]; !live {
+			ch.Gone = append(ch.Gone, id)
+		}
+	}
 	c.dirtyA, c.dirtyC, c.gone = c.dirtyA[:0], c.dirtyC[:0], c.gone[:0]
 	return ch
 }
