@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/tex-cx/tex/teams"
 )
 
 func TestIdentify(t *testing.T) {
@@ -232,6 +234,32 @@ func TestCallbackKeepsCoolOffRetry(t *testing.T) {
 	c.Tick(at(31))
 	if v, _ := c.Contact("a"); v.State != ContactOffered || v.Agent != "det-001" {
 		t.Fatalf("a after the cool-off: %+v", v)
+	}
+}
+
+// TestEarlierCoolOffKeepsItsRetry: a contact missed by two agents in turn
+// is offered again to the first when the first's cool-off ends, although
+// the second miss came later and set its own.
+func TestEarlierCoolOffKeepsItsRetry(t *testing.T) {
+	org := smallOrg(1)
+	// No step opens between the misses and the first cool-off's end, to
+	// dispatch the contact by chance.
+	org.Routing.Chain = []teams.ChainStep{{Step: teams.StepHomeTeam, BudgetSeconds: 15},
+		{Step: teams.StepSisterTeams, BudgetSeconds: 600}, {Step: teams.StepAnyTeam}}
+	c := newCore(t, org)
+	mustState(t, c, 0, "cle-001", AgentAvailable)
+	if r := mustRoute(t, c, 0, RouteRequest{ContactID: "a", Channel: "voice", Market: "DET"}); r.Agent != "cle-001" {
+		t.Fatalf("route: %+v", r)
+	}
+	mustState(t, c, 10, "det-001", AgentAvailable)
+	c.Tick(at(15)) // cle-001 lets it expire (cool-off until 30); det-001 gets it
+	if v, _ := c.Contact("a"); v.Agent != "det-001" {
+		t.Fatalf("a after the first miss: %+v", v)
+	}
+	mustEvent(t, c, 20, ContactEvent{ContactID: "a", Type: EventRejected}) // cool-off until 35
+	c.Tick(at(31))
+	if v, _ := c.Contact("a"); v.State != ContactOffered || v.Agent != "cle-001" {
+		t.Fatalf("a once cle-001's cool-off ended: %+v", v)
 	}
 }
 

@@ -122,8 +122,10 @@ func (c *Core) missOffer(ct *contact, how string) {
 	c.refreshAgent(a, "")
 	c.dispatch(ct, TriggerRequeue)
 	if ct.waiting() {
-		// When the cool-off ends, the agent who missed may take it again.
-		c.schedule(ct, timerRetry, coolOff)
+		// When a cool-off ends, the agent who missed may take it again:
+		// this one's, and those of earlier misses, whose timers the state
+		// changes since cancelled.
+		c.rearmRetries(ct)
 	}
 	c.pull(a)
 	c.releaseHeld(a)
@@ -277,9 +279,10 @@ func (c *Core) requestCallback(ct *contact, number string) {
 	}
 }
 
-// rearmRetries sets again the cool-off timers a state change cancelled:
-// when the cool-off of an agent who let the contact go ends, the contact
-// is dispatched again, and that agent may take it.
+// rearmRetries sets a timer at the end of each cool-off still running for
+// a waiting contact (a state change cancels the ones set before): when
+// the cool-off of an agent who let the contact go ends, the contact is
+// dispatched again, and that agent may take it.
 func (c *Core) rearmRetries(ct *contact) {
 	for i, m := range ct.missedBy {
 		if m.until <= c.now || slices.ContainsFunc(ct.missedBy[:i], func(o missed) bool { return o.until == m.until }) {
