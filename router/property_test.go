@@ -578,3 +578,46 @@ func TestMigrationRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestPropertyOrgVariants runs the random commands on variants of the
+// property org, so the invariants hold beyond one configuration: the
+// routing defaults, short offers and no wrap-up, a flat chain, every agent on
+// both channels and languages, and long step budgets.
+func TestPropertyOrgVariants(t *testing.T) {
+	variants := []struct {
+		name   string
+		change func(o *teams.Org)
+	}{
+		{"default routing", func(o *teams.Org) { o.Routing = teams.DefaultRouting() }},
+		{"fast offers", func(o *teams.Org) {
+			o.Routing.OfferTTLSeconds, o.Routing.MaxMisses, o.Routing.WrapUpSeconds = 5, 5, 0
+		}},
+		{"flat chain", func(o *teams.Org) {
+			o.Routing.Chain = []teams.ChainStep{{Step: teams.StepHomeTeam}, {Step: teams.StepAnyTeam}}
+		}},
+		{"every agent on every channel", func(o *teams.Org) {
+			for i := range o.Agents {
+				o.Agents[i].Channels = map[string]int{"voice": 1, "messaging": 3}
+				o.Agents[i].Languages = []string{"en", "es"}
+			}
+		}},
+		{"long step budgets", func(o *teams.Org) {
+			o.Routing.Chain = []teams.ChainStep{{Step: teams.StepKnownAgent, BudgetSeconds: 120},
+				{Step: teams.StepServedBefore, BudgetSeconds: 60}, {Step: teams.StepHomeTeam, BudgetSeconds: 90},
+				{Step: teams.StepSisterTeams, BudgetSeconds: 200}, {Step: teams.StepAnyTeam}}
+		}},
+	}
+	steps := 1500
+	if testing.Short() {
+		steps = 300
+	}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			for seed := range uint64(8) {
+				org := propOrg()
+				v.change(org)
+				driveRandomOrgs(t, seed+1, steps, true, org, nil, nil)
+			}
+		})
+	}
+}
