@@ -500,6 +500,7 @@ func (w *writer) tick() {
 	w.core.Tick(w.stamp())
 	w.events, w.epochs = w.events[:0], w.epochs[:0]
 	w.collect(-1)
+	w.encodeEvents()
 	f := &flight{}
 	w.finishFlight(f)
 }
@@ -600,11 +601,20 @@ func (w *writer) refreshEWT() {
 	w.send(&flight{contacts: rows})
 }
 
-// collect takes the core's events, tagged with the batch entry they follow.
+// collect takes the core's events, tagged with the batch entry they
+// follow. encodeEvents encodes them later, once the journal write is on
+// its way.
 func (w *writer) collect(epoch int) {
 	for _, e := range w.core.Events() {
-		w.events = append(w.events, encodeEvent(w.pub.prefix, e, eventID{}, w.log))
+		w.events = append(w.events, outEvent{ev: e})
 		w.epochs = append(w.epochs, epoch)
+	}
+}
+
+// encodeEvents encodes the events collected.
+func (w *writer) encodeEvents() {
+	for i := range w.events {
+		w.events[i] = encodeEvent(w.pub.prefix, w.events[i].ev, eventID{}, w.log)
 	}
 }
 
@@ -651,6 +661,7 @@ func (w *writer) apply(batch []*command) {
 	if len(w.jcmds) > 0 {
 		jerr = cmp.Or(jerr, w.publishEntry(now))
 	}
+	w.encodeEvents() // while the journal write is on its way
 	f := &flight{batch: make([]*command, len(batch)), jerr: jerr}
 	copy(f.batch, batch)
 	if len(w.entries) > 0 {
