@@ -140,3 +140,11 @@ func event(t testing.TB, nc *nats.Conn, ev map[string]any) {
 	var rep map[string]any
 	reqInto(t, nc, "tex.contact.event", ev, &rep)
 }
+
+// manualClock is a clock that stands at start and moves only when told.
+func manualClock(start time.Time) (clock func() time.Time, advance func(time.Duration)) {
+	var mu sync.Mutex
+	now := start
+	return func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+}

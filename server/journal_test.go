@@ -52,9 +52,7 @@ func TestEntryFormats(t *testing.T) {
 // instead of stored twice.
 func TestEventIDsMatchReplay(t *testing.T) {
 	dir := t.TempDir()
-	var mu sync.Mutex
-	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clock, advance := manualClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	s := startServerClock(t, dir, clock)
 	nc := connect(t, s)
 	setState(t, nc, "det-016", "available")
@@ -62,9 +60,7 @@ func TestEventIDsMatchReplay(t *testing.T) {
 		t.Fatalf("route: %+v", rep)
 	}
 	route(t, nc, "c-1", "") // a retry: journaled, no events
-	mu.Lock()
-	now = now.Add(time.Minute) // the offer expires at the next command
-	mu.Unlock()
+	advance(time.Minute)    // the offer expires at the next command
 	route(t, nc, "c-1", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

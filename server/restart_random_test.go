@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +18,7 @@ import (
 // snapshot, trimmed journal and journal tail it is rebuilt from.
 func TestRandomRestarts(t *testing.T) {
 	dir := t.TempDir()
-	var mu sync.Mutex
-	now := time.Now().UTC().Truncate(time.Second)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock, advance := manualClock(time.Now().UTC().Truncate(time.Second))
 	rng := rand.New(rand.NewPCG(7, 11))
 	start := func() *Server {
 		cfg := testConfig(t, dir, clock)

@@ -465,10 +465,7 @@ func TestRestart(t *testing.T) {
 // queue's order, so they move when a contact ahead leaves, without the
 // others' rows being written; contacts_today ends at UTC midnight.
 func TestQueueReadsDerivePositions(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2026, 11, 23, 23, 50, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock, advance := manualClock(time.Date(2026, 11, 23, 23, 50, 0, 0, time.UTC))
 	s := startServerClock(t, "", clock)
 	nc := connect(t, s)
 	setState(t, nc, "det-016", "available")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,14 +19,11 @@ import (
 
 // TestRestartFromSnapshot: a start restores the latest snapshot and replays
 // only the journal after it, and the state is the one before the stop or
-// the crash. A changed org makes the snapshot unusable, and a full replay
-// gives the same state again.
+// the crash. An org changed beyond its agents makes the snapshot
+// unusable, and a full replay gives the same state again.
 func TestRestartFromSnapshot(t *testing.T) {
 	dir := t.TempDir()
-	var mu sync.Mutex
-	now := time.Now().UTC().Truncate(time.Second)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock, advance := manualClock(time.Now().UTC().Truncate(time.Second))
 	start := func(snapEvery time.Duration) *Server {
 		cfg := testConfig(t, dir, clock)
 		cfg.SnapshotEvery = snapEvery
