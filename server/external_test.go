@@ -153,7 +153,9 @@ func TestStandby(t *testing.T) {
 	if second == nil {
 		t.FailNow()
 	}
-	if took := time.Since(stopped); took > time.Second {
+	// Unreleased, the key would outlive the stop by 1.3 s at least (TTL 2 s,
+	// renewed every 0.67 s).
+	if took := time.Since(stopped); took > 1200*time.Millisecond {
 		t.Errorf("the standby took over %v after a graceful stop; the lease was not released", took)
 	}
 	if status, body := httpDo(t, second, "GET", "/healthz", nil); status != 200 || !strings.Contains(string(body), `"lease":"held"`) {
@@ -172,7 +174,7 @@ func TestStandby(t *testing.T) {
 	if third == nil {
 		t.FailNow()
 	}
-	if took := time.Since(crashed); took > 4*time.Second {
+	if took := time.Since(crashed); took > 5*time.Second {
 		t.Errorf("the standby took over %v after a crash, with a 2s lease", took)
 	}
 	nc3 := connect(t, third)
