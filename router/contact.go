@@ -398,14 +398,16 @@ func (f *timerFIFO) pop() timer {
 func (c *Core) schedule(ct *contact, kind timerKind, at ts) {
 	c.timerSeq++
 	t := timer{at: at, seq: c.timerSeq, kind: kind, gen: ct.gen, ct: ct}
-	q := c.fifos[kind].q
-	if kind == timerStep || (len(q) > 0 && at < q[len(q)-1].at) {
-		// Step budgets vary by step and market, and a cool-off set again
-		// ends before the ones queued after it: these need the heap.
-		c.timers.push(t)
-		return
+	// Fixed-duration timers come in deadline order and queue in their
+	// FIFO. Step budgets vary by step and market, and a cool-off set again
+	// ends before the ones queued after it: these need the heap.
+	if kind != timerStep {
+		if f := &c.fifos[kind]; len(f.q) == 0 || at >= f.q[len(f.q)-1].at {
+			f.q = append(f.q, t)
+			return
+		}
 	}
-	c.fifos[kind].q = append(c.fifos[kind].q, t)
+	c.timers.push(t)
 }
 
 // nextTimer finds the earliest live timer, dropping cancelled ones on the

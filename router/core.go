@@ -185,6 +185,10 @@ type Core struct {
 	evMask  EventMask
 	org     *teams.Org
 	opts    Options // as given to New, for the snapshot's fingerprint
+	// fps are the snapshot's fingerprints of org and opts, made by the
+	// first Snapshot: marshalling a large org is not worth repeating in
+	// the writer's pause.
+	fps *[2]string
 
 	agents   []*agent
 	teams    []*team

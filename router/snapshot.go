@@ -209,16 +209,19 @@ func fingerprint(org *teams.Org, opts Options) (string, error) {
 
 // Snapshot returns the core's state. The core stays as it was.
 func (c *Core) Snapshot() (*Snapshot, error) {
-	fp, err := fingerprint(c.org, c.opts)
-	if err != nil {
-		return nil, err
+	if c.fps == nil {
+		fp, err := fingerprint(c.org, c.opts)
+		if err != nil {
+			return nil, err
+		}
+		rfp, err := routingFingerprint(c.org, c.opts)
+		if err != nil {
+			return nil, err
+		}
+		c.fps = &[2]string{fp, rfp}
 	}
-	rfp, err := routingFingerprint(c.org, c.opts)
-	if err != nil {
-		return nil, err
-	}
-	s := &Snapshot{Version: snapshotVersion, Org: fp, Now: c.now, Seq: c.seq, FrontSeq: c.frontSeq, TimerSeq: c.timerSeq,
-		Routing: rfp, Channels: slices.Clone(c.chanName), Languages: names(c.langIdx), Skills: names(c.skillIdx)}
+	s := &Snapshot{Version: snapshotVersion, Org: c.fps[0], Now: c.now, Seq: c.seq, FrontSeq: c.frontSeq, TimerSeq: c.timerSeq,
+		Routing: c.fps[1], Channels: slices.Clone(c.chanName), Languages: names(c.langIdx), Skills: names(c.skillIdx)}
 	for _, a := range c.agents {
 		s.AgentShapes = append(s.AgentShapes, c.agentShape(a))
 		as := agentSnap{ID: a.id, Presence: a.presence, Pending: a.pending, HasPending: a.hasPending,
@@ -352,6 +355,7 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.fps = &[2]string{fp, rfp}
 	if fp != s.Org {
 		if s, err = c.migrate(s); err != nil {
 			return nil, fmt.Errorf("router: the snapshot was taken before the org's agents changed, and does not carry over: %w", err)

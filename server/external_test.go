@@ -50,7 +50,14 @@ func TestExternalNATS(t *testing.T) {
 	if !ns.Running() {
 		t.Fatal("killing tex stopped the NATS it had joined")
 	}
-	s2 := startConfig(t, config("tex"))
+	// Another --lease-ttl: the broker expires leases, so the TTL the
+	// lease bucket was made with holds.
+	again := config("tex")
+	again.LeaseTTL = 10 * time.Second
+	s2 := startConfig(t, again)
+	if s2.lease.ttl != 2*time.Second {
+		t.Errorf("lease TTL %v, want the bucket's 2s", s2.lease.ttl)
+	}
 	if n := s2.Replayed(); n == 0 {
 		t.Errorf("the restart replayed nothing from the external journal")
 	}

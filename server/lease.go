@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,10 +31,9 @@ var errNoLease = errors.New("this tex does not hold the routing lease: another t
 // leaseHolder is the lease's value: who holds it, for the standby's log
 // and to recognise a dead holder on the same host.
 type leaseHolder struct {
-	Host     string    `json:"host"`
-	PID      int       `json:"pid"`
-	Instance string    `json:"instance"`
-	Since    time.Time `json:"since"`
+	Host  string    `json:"host"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"`
 }
 
 // lease is this tex's hold on its group's key. The holder renews it every
@@ -83,7 +81,7 @@ func openLease(ctx context.Context, js jetstream.JetStream, group string, ttl ti
 		ttl = st.TTL()
 	}
 	host, _ := os.Hostname()
-	me := leaseHolder{Host: host, PID: os.Getpid(), Instance: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	me := leaseHolder{Host: host, PID: os.Getpid()}
 	return &lease{kv: kv, key: group, me: me, ttl: ttl, log: log, brokerStart: brokerStart,
 		lost: make(chan struct{}), stopc: make(chan struct{}), done: make(chan struct{})}, nil
 }

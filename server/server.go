@@ -346,14 +346,11 @@ var errLeaseLost = errors.New("server: routing lease lost to another tex; stoppe
 // watchLease stops the server, as a crash would, when the lease is lost:
 // another tex may be writing the journal, and this one's state is stale.
 func (s *Server) watchLease() {
+	<-s.lease.done // the renewals end; when lost, lost was closed first
 	select {
 	case <-s.lease.lost:
-	case <-s.lease.done:
-		select {
-		case <-s.lease.lost:
-		default:
-			return
-		}
+	default:
+		return
 	}
 	s.Kill()
 	s.errc <- errLeaseLost
