@@ -160,12 +160,26 @@ func loadDirectoryTxn(txn *memdb.Txn, markets []*Market, teams []*Team, agents [
 
 // ApplyAgentStates upserts a batch of agent states in one transaction. The
 // store keeps copies, so the caller may reuse rows.
-func (s *Store) ApplyAgentStates(rows []*AgentStateRow) error {
-	copies, err := copyAgentStates(rows)
+func (s *Store) ApplyAgentStates(rows []*AgentStateRow) error { return s.Apply(rows, nil, nil) }
+
+// Apply upserts agent states and contacts and deletes contacts, all in one
+// transaction: go-memdb's fixed cost is per transaction, and readers see
+// the batch whole. Deleting a contact the store does not hold is not an
+// error, so that a batch can be applied twice. The store keeps copies.
+func (s *Store) Apply(agents []*AgentStateRow, contacts []*ContactRow, deletes []string) error {
+	agents, err := copyAgentStates(agents)
 	if err != nil {
 		return err
 	}
-	return s.update(func(txn *memdb.Txn) error { return upsertAgentStatesTxn(txn, copies) })
+	if contacts, err = copyContacts(contacts); err != nil {
+		return err
+	}
+	return s.update(func(txn *memdb.Txn) error {
+		if err := upsertAgentStatesTxn(txn, agents); err != nil {
+			return err
+		}
+		return applyContactsTxn(txn, contacts, deletes)
+	})
 }
 
 // update runs fn in one write transaction, committed when fn succeeds.
@@ -201,15 +215,10 @@ func upsertAgentStatesTxn(txn *memdb.Txn, rows []*AgentStateRow) error {
 	return nil
 }
 
-// ApplyContacts upserts and deletes live contacts in one transaction.
-// Deleting a contact the store does not hold is not an error, so that a
-// batch can be applied twice. The store keeps copies of upserts.
+// ApplyContacts upserts and deletes live contacts in one transaction (see
+// Apply).
 func (s *Store) ApplyContacts(upserts []*ContactRow, deletes []string) error {
-	copies, err := copyContacts(upserts)
-	if err != nil {
-		return err
-	}
-	return s.update(func(txn *memdb.Txn) error { return applyContactsTxn(txn, copies, deletes) })
+	return s.Apply(nil, upserts, deletes)
 }
 
 func copyContacts(rows []*ContactRow) ([]*ContactRow, error) {

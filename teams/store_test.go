@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -330,5 +331,50 @@ func TestStoreSampleOrg(t *testing.T) {
 	sort.Strings(keys)
 	if diff := cmp.Diff([]string{"CHA-CLE", "CHA-DET", "KNX-PHL"}, keys); diff != "" {
 		t.Errorf("teams (-want +got):\n%s", diff)
+	}
+}
+
+// A reader sees an Apply whole or not at all: the agent who took a contact
+// and the contact's new state come in one transaction. A bad row refuses
+// the whole batch.
+func TestStoreApplyIsOneTransaction(t *testing.T) {
+	s := newTestStore(t)
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	if err := s.Apply([]*AgentStateRow{{AgentID: "a1", Team: "T1", State: "available", Since: at}},
+		[]*ContactRow{{ContactID: "c1", Team: "T1", State: "queued"}, {ContactID: "c2", Team: "T1", State: "queued"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Snapshot()
+	if err := s.Apply([]*AgentStateRow{{AgentID: "a1", Team: "T1", State: "reserved", Since: at, ActiveContacts: []string{"c1"}}},
+		[]*ContactRow{{ContactID: "c1", Team: "T1", State: "offered"}}, []string{"c2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(before.Queue("T1"), contactID); !cmp.Equal(got, []string{"c1", "c2"}) {
+		t.Errorf("queue before = %v, want [c1 c2]", got)
+	}
+	if got := before.AgentStates("T1"); len(got) != 1 || got[0].State != "available" {
+		t.Errorf("agent before = %+v, want available", got)
+	}
+	if got := ids(s.Queue("T1"), contactID); len(got) != 0 {
+		t.Errorf("queue after = %v, want empty", got)
+	}
+	if got := s.AgentStates("T1"); len(got) != 1 || got[0].State != "reserved" {
+		t.Errorf("agent after = %+v, want reserved", got)
+	}
+	if c, ok := s.Contact("c1"); !ok || c.State != "offered" {
+		t.Errorf("Contact(c1) = %+v, %v; want offered", c, ok)
+	}
+
+	after := s.Snapshot()
+	err := s.Apply([]*AgentStateRow{{AgentID: "a1", Team: "T1", State: "available", Since: at}},
+		[]*ContactRow{{ContactID: "c3", Team: "T1"}}, []string{"c1"})
+	if !errors.Is(err, ErrBadRow) {
+		t.Fatalf("Apply with a contact without state: err = %v, want ErrBadRow", err)
+	}
+	if diff := cmp.Diff(after.AgentStates("T1"), s.AgentStates("T1")); diff != "" {
+		t.Errorf("a refused Apply changed agent states (-before +after):\n%s", diff)
+	}
+	if _, ok := s.Contact("c1"); !ok {
+		t.Error("a refused Apply deleted c1")
 	}
 }
