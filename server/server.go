@@ -185,8 +185,10 @@ func (s *Server) startNATS() error {
 		}
 		s.ns = ns
 		url = ns.ClientURL()
-		// In process: no TCP between the shell and its own broker.
-		opts = append(opts, nats.InProcessServer(ns))
+		// In process: no TCP between the shell and its own broker. A
+		// write deadline on an in-process pipe costs a timer per flush,
+		// and the pipe fails at once when the broker shuts down.
+		opts = append(opts, nats.InProcessServer(ns), nats.FlusherTimeout(0))
 	}
 	opts = append(opts, nats.Name("tex-serve"), nats.MaxReconnects(-1),
 		// The writer publishes in bursts; a large buffer keeps them off the wire's back.
