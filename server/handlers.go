@@ -207,11 +207,49 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	if s.score != nil {
 		sc := s.score.Handler()
-		mux.Handle("/v1/scorecards/", sc)
-		mux.Handle("/v1/exports", sc)
+		mux.Handle("GET /v1/scorecards/{team}", sc)
+		mux.Handle("GET /v1/exports", sc)
 	}
-	return mux
+	return structuredMisses(mux)
 }
+
+// structuredMisses answers a request no endpoint takes (a wrong path, or
+// a wrong method on a right one) with PROTOCOL.md's error body instead of
+// the mux's plain text, so that a platform's client reads every failure
+// the same way. The status stays 404 or 405 (with Allow).
+func structuredMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &headerProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		msg := fmt.Sprintf("no endpoint %s %s (docs/serve.md lists them)", r.Method, r.URL.Path)
+		status := http.StatusNotFound
+		if allow := probe.header.Get("Allow"); probe.status == http.StatusMethodNotAllowed && allow != "" {
+			w.Header().Set("Allow", allow)
+			msg = fmt.Sprintf("%s %s: method not allowed; use %s", r.Method, r.URL.Path, allow)
+			status = http.StatusMethodNotAllowed
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(encodeError(&router.Error{Code: router.CodeInvalidRequest, Message: msg}))
+		_, _ = w.Write([]byte("\n"))
+	})
+}
+
+// headerProbe takes what the mux's own miss handler would answer: its
+// status and its Allow header.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // standbyHandler is what HTTP serves until the engine runs, while this tex
 // waits for the routing lease or replays its journal: it is alive

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -231,6 +232,39 @@ func TestErrors(t *testing.T) {
 		status, body := httpDo(t, s, "POST", "/v1/agents/det-016/state", []byte(`{"agent_id":"det-017","state":"away"}`))
 		if status != 400 || !bytes.Contains(body, []byte(router.CodeInvalidRequest)) {
 			t.Errorf("%d %s", status, body)
+		}
+	})
+	t.Run("no such endpoint", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			status       int
+			allow        string
+		}{
+			{"GET", "/v1/queues/CHA-DET", 404, ""},
+			{"POST", "/v1/contacts/c-e", 405, "GET, HEAD"},
+			{"GET", "/v1/route", 405, "POST"},
+			{"DELETE", "/v1/exports", 405, "GET, HEAD"},
+		} {
+			r, err := http.NewRequest(tc.method, "http://"+s.HTTPAddr()+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var e errorBody
+			if err := json.Unmarshal(body, &e); err != nil || e.Error == nil || e.Error.Code != router.CodeInvalidRequest ||
+				!strings.Contains(e.Error.Message, tc.path) {
+				t.Errorf("%s %s: body %s, want an invalid_request error naming the path", tc.method, tc.path, body)
+			}
+			if res.StatusCode != tc.status || res.Header.Get("Allow") != tc.allow ||
+				res.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%s %s: %d Allow %q %s, want %d Allow %q application/json", tc.method, tc.path,
+					res.StatusCode, res.Header.Get("Allow"), res.Header.Get("Content-Type"), tc.status, tc.allow)
+			}
 		}
 	})
 	if diff := cmp.Diff(before, agentsOf(t, nc, "CHA-DET")); diff != "" {
