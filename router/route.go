@@ -1,6 +1,7 @@
 package router
 
 import (
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -289,7 +290,7 @@ func (c *Core) dispatch(ct *contact, trigger string) {
 	if d != nil {
 		d.Outcome, d.Position, d.Callback = StatusQueued, c.position(ct), ct.callback
 		if known {
-			d.EWTSeconds = &ewt
+			d.EWTSeconds = tenths(ewt)
 		}
 	}
 	c.record(ct, d)
@@ -409,6 +410,14 @@ func (c *Core) ewt(ct *contact) (float64, bool) {
 		return 0, false
 	}
 	return seq[pos-1], true
+}
+
+// tenths is an EWT as replies and records show it: to a tenth of a
+// second, like the reads. The estimate is not finer than that, and a
+// platform that speaks it to a caller reads no noise digits.
+func tenths(ewt float64) *float64 {
+	v := math.Round(ewt*10) / 10
+	return &v
 }
 
 // ewtSeq returns the EWT of positions 1..upto for contacts like ct, or nil

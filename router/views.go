@@ -21,7 +21,7 @@ func (c *Core) reply(ct *contact) RouteReply {
 		r.Status = StatusQueued
 		r.Position = c.position(ct)
 		if ewt, ok := c.ewt(ct); ok {
-			r.EWTSeconds = &ewt
+			r.EWTSeconds = tenths(ewt)
 		}
 		r.CallbackOffered = ct.cbOffered && !ct.callback
 		r.Callback = ct.callback
@@ -167,12 +167,12 @@ func (c *Core) contactViewCached(ct *contact, cache map[int32]*queueInfo) Contac
 		q := c.queueInfo(c.teams[ct.team], cache)
 		v.Position = q.pos[ct]
 		if ewt, ok := q.ewt[ct]; ok {
-			v.EWTSeconds = &ewt
+			v.EWTSeconds = tenths(ewt)
 		}
 	case ct.waiting():
 		v.Position = c.position(ct)
 		if ewt, ok := c.ewt(ct); ok {
-			v.EWTSeconds = &ewt
+			v.EWTSeconds = tenths(ewt)
 		}
 	}
 	return v
