@@ -191,6 +191,70 @@ func TestRefusedEventsRepublished(t *testing.T) {
 	})
 }
 
+// TestLateRestartRepublishesNothing: a crash leaves the saved mark behind
+// the stream (it is saved every 250 ms). A start after the stream's
+// duplicate window must not republish what the stream holds: it begins
+// after the stream's last event. The broker outlives both runs.
+func TestLateRestartRepublishesNothing(t *testing.T) {
+	ns := natstest.Run(t)
+	now := time.Now() // standing still: no timer fires across the restart
+	cfg := externalConfig(t, ns.ClientURL(), "tex", func() time.Time { return now })
+	s := startConfig(t, cfg)
+	nc := connect(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, scorecard.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := st.CachedInfo().Config
+	scfg.Duplicates = 100 * time.Millisecond
+	if _, err := js.UpdateStream(ctx, scfg); err != nil {
+		t.Fatal(err)
+	}
+	live, err := nc.SubscribeSync("tex.events.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setState(t, nc, "det-016", "available")
+	for i := range 4 {
+		route(t, nc, fmt.Sprintf("c-%d", i), "")
+	}
+	var stored uint64
+	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		n, _, _ := live.Pending()
+		if stored = streamMsgs(t, js, scorecard.StreamName); n < 10 || stored != uint64(n) {
+			return fmt.Errorf("%d events emitted, %d stored", n, stored)
+		}
+		return nil
+	})
+	s.Kill() // no snapshot: the next start replays the journal
+	// The mark a crash right after the first event would have left.
+	kv, err := js.KeyValue(ctx, StateBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, DefaultGroup+".published", []byte("1.0")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // past the duplicate window
+
+	s2 := startConfig(t, cfg)
+	if err := s2.Shutdown(ctx); err != nil { // its publisher has sent all it would
+		t.Fatal(err)
+	}
+	if got := streamMsgs(t, js, scorecard.StreamName); got != stored {
+		t.Errorf("after the late restart the stream holds %d events, want the %d it held", got, stored)
+	}
+	if ent, err := kv.Get(ctx, DefaultGroup+".published"); err != nil || string(ent.Value()) == "1.0" {
+		t.Errorf("the mark was not moved to the stream's last event: %v", err)
+	}
+}
+
 // limit sets TEX_EVENTS's message limit, refusing new messages past it
 // (-1: none).
 func limit(t *testing.T, ctx context.Context, js jetstream.JetStream, n int64) {

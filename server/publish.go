@@ -99,6 +99,13 @@ type publisher struct {
 	inflight []ackWait  // acks awaited, in order
 	unacked  int        // the events they stand for
 	stuck    bool       // an event was not stored: the mark stays before it until a restart
+	stuckAt  eventID    // the event that was not stored, when stuck
+
+	// hole is the first event a run could not store, kept in the state
+	// bucket until a later run stores past it: events after it may be in
+	// the stream, so a start must not move the mark to the stream's last.
+	hole      *eventID
+	holeSaved bool
 
 	ackEvery   int // ackEvery and maxUnacked; tests lower them
 	maxUnacked int
@@ -142,8 +149,69 @@ func newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pr
 		}
 	}
 	p.saved = p.mark
+	if p.hole, err = readHole(ctx, kv, p.holeKey()); err != nil {
+		return nil, err
+	}
+	if p.hole == nil {
+		// The saved mark lags the stream by up to markSave after a crash.
+		// The stream drops a republished copy only within its duplicate
+		// window (2 minutes by default), so a start later than that must
+		// begin after the last event the stream holds.
+		last, err := lastStored(ctx, js, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if p.mark.less(last) {
+			log.Info().Str("saved", p.mark.String()).Str("stored", last.String()).
+				Msg("event mark moved to the last event the stream holds")
+			p.mark = last
+		}
+	}
 	return p, nil
 }
+
+// lastStored is the id of the last event of this tex that the stream
+// holds: the highest over the subjects of its event kinds (survey events
+// come from elsewhere and carry no such id).
+func lastStored(ctx context.Context, js jetstream.JetStream, prefix string) (eventID, error) {
+	st, err := js.Stream(ctx, scorecard.StreamName)
+	if err != nil {
+		return noMark, fmt.Errorf("server: stream %s: %w", scorecard.StreamName, err)
+	}
+	last := noMark
+	for k := router.KindDecision; k <= router.KindContactState; k++ {
+		m, err := st.GetLastMsgForSubject(ctx, prefix+".events."+k.String()+".*")
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return noMark, fmt.Errorf("server: last %s event in %s: %w", k, scorecard.StreamName, err)
+		}
+		if id, err := parseEventID(m.Header.Get(jetstream.MsgIDHeader)); err == nil && last.less(id) {
+			last = id
+		}
+	}
+	return last, nil
+}
+
+// readHole reads the first event a previous run could not store, if any.
+func readHole(ctx context.Context, kv jetstream.KeyValue, key string) (*eventID, error) {
+	ent, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: read %s/%s: %w", StateBucket, key, err)
+	}
+	id, err := parseEventID(string(ent.Value()))
+	if err != nil {
+		// Unreadable: treat it as a hole at the mark, the safe side.
+		return &noMark, nil
+	}
+	return &id, nil
+}
+
+func (p *publisher) holeKey() string { return strings.TrimSuffix(p.key, ".published") + ".hole" }
 
 // encodeEvent makes e ready to publish.
 func encodeEvent(prefix string, e router.Event, id eventID, log *zerolog.Logger) outEvent {
@@ -244,7 +312,9 @@ func (p *publisher) run() {
 		select {
 		case now := <-tick.C:
 			p.poll(now)
-			if now.Sub(p.lastSaved) >= markSave {
+			// A hole is saved at once: a start that missed it would move
+			// the mark past an event the stream lacks.
+			if now.Sub(p.lastSaved) >= markSave || (!p.holeSaved && p.failed()) {
 				p.save()
 				p.lastSaved = now
 			}
@@ -316,6 +386,9 @@ func (p *publisher) fail(at eventID, err error) {
 	if !p.stuck {
 		p.log.Error().Err(err).Str("event", at.String()).Msg("events not stored; they are republished on restart")
 	}
+	if !p.stuck {
+		p.stuckAt = at
+	}
 	p.stuck = true
 	p.inflight, p.unacked = nil, 0
 }
@@ -335,12 +408,28 @@ func (p *publisher) failed() bool {
 }
 
 func (p *publisher) save() {
-	mark := p.published()
+	p.mu.Lock()
+	mark, stuck, stuckAt := p.mark, p.stuck, p.stuckAt
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	switch {
+	case stuck && !p.holeSaved:
+		if _, err := p.kv.Put(ctx, p.holeKey(), []byte(stuckAt.String())); err != nil {
+			p.log.Warn().Err(err).Msg("save event hole")
+		} else {
+			p.holeSaved = true
+		}
+	case !stuck && p.hole != nil && !mark.less(*p.hole):
+		if err := p.kv.Delete(ctx, p.holeKey()); err != nil {
+			p.log.Warn().Err(err).Msg("clear event hole")
+		} else {
+			p.hole = nil
+		}
+	}
 	if mark == p.saved {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	if _, err := p.kv.Put(ctx, p.key, []byte(mark.String())); err != nil {
 		p.log.Warn().Err(err).Msg("save event mark")
 		return
