@@ -99,11 +99,11 @@ type publisher struct {
 	inflight []ackWait  // acks awaited, in order
 	unacked  int        // the events they stand for
 	stuck    bool       // an event was not stored: the mark stays before it until a restart
-	stuckAt  eventID    // the event that was not stored, when stuck
+	stuckAt  eventID    // when stuck: the event whose ack failed; the stream may lack any from the mark to it
 
-	// hole is the first event a run could not store, kept in the state
-	// bucket until a later run stores past it: events after it may be in
-	// the stream, so a start must not move the mark to the stream's last.
+	// hole is the stuckAt of a run, kept in the state bucket until a later
+	// run stores past it: events after the gap may be in the stream, so a
+	// start must not move the mark to the stream's last event.
 	hole      *eventID
 	holeSaved bool
 
@@ -194,7 +194,7 @@ func lastStored(ctx context.Context, js jetstream.JetStream, prefix string) (eve
 	return last, nil
 }
 
-// readHole reads the first event a previous run could not store, if any.
+// readHole reads the hole a previous run recorded, if any.
 func readHole(ctx context.Context, kv jetstream.KeyValue, key string) (*eventID, error) {
 	ent, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -205,8 +205,9 @@ func readHole(ctx context.Context, kv jetstream.KeyValue, key string) (*eventID,
 	}
 	id, err := parseEventID(string(ent.Value()))
 	if err != nil {
-		// Unreadable: treat it as a hole at the mark, the safe side.
-		return &noMark, nil
+		// Unreadable: a hole all the same, the safe side.
+		hole := noMark
+		return &hole, nil
 	}
 	return &id, nil
 }
@@ -385,8 +386,6 @@ func (p *publisher) acked(m *nats.Msg) {
 func (p *publisher) fail(at eventID, err error) {
 	if !p.stuck {
 		p.log.Error().Err(err).Str("event", at.String()).Msg("events not stored; they are republished on restart")
-	}
-	if !p.stuck {
 		p.stuckAt = at
 	}
 	p.stuck = true
