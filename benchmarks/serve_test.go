@@ -208,6 +208,7 @@ func BenchmarkServe(b *testing.B) {
 type load struct {
 	lat              []time.Duration
 	elapsed, cpu, gc time.Duration
+	entries          uint64 // journal entries written meanwhile
 }
 
 // report adds p50, p99 and requests/s, and the CPU per request: what
@@ -219,7 +220,28 @@ func (l load) report(b *testing.B, unit string) {
 	if n := float64(len(l.lat)); n > 0 {
 		b.ReportMetric(float64(l.cpu.Microseconds())/n, "cpu-µs/op")
 		b.ReportMetric(float64(l.gc.Microseconds())/n, "gc-cpu-µs/op")
+		if l.entries > 0 {
+			b.ReportMetric(n/float64(l.entries), "ops/entry")
+		}
 	}
+}
+
+// journalEntries is how many entries the journal stream holds.
+func journalEntries(b *testing.B, s *server.Server) uint64 {
+	nc, err := nats.Connect(s.NATSURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), server.JournalStream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st.CachedInfo().State.Msgs
 }
 
 // fanOut runs each on n connections of its own at once, from start, and
@@ -239,6 +261,7 @@ func fanOut(b *testing.B, s *server.Server, n int, each func(conn *nats.Conn, st
 		all []time.Duration
 		wg  sync.WaitGroup
 	)
+	entries0 := journalEntries(b, s)
 	b.ResetTimer()
 	cpu0, gc0 := cpuTime(b), gcTime()
 	start := time.Now()
@@ -255,7 +278,8 @@ func fanOut(b *testing.B, s *server.Server, n int, each func(conn *nats.Conn, st
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	return load{lat: all, elapsed: elapsed, cpu: cpuTime(b) - cpu0, gc: gcTime() - gc0}
+	cpu, gc := cpuTime(b)-cpu0, gcTime()-gc0
+	return load{lat: all, elapsed: elapsed, cpu: cpu, gc: gc, entries: journalEntries(b, s) - entries0}
 }
 
 // BenchmarkDispatch measures the time from an agent freeing up (its
