@@ -11,10 +11,11 @@ import (
 )
 
 // A snapshot restores into an org whose agent directory changed (agents
-// hired, gone, or edited) as long as everything else is the same:
-// markets, teams, routing and scorecard settings, and the core's options.
-// That is the org change of every week; the others (a team or a market
-// added, a routing setting tuned) make the shell replay its journal.
+// hired, gone, or edited) as long as everything else routing reads is the
+// same: markets, teams, routing settings, and the core's options. That is
+// the org change of every week; the scorecard's settings and the names of
+// markets and teams may change too. The others (a team or a market added,
+// a routing setting tuned) make the shell replay its journal.
 //
 // The snapshot names the org's agents, channels, languages and skills by
 // index; migrate rewrites those indexes for the new org. It refuses, so
@@ -31,11 +32,23 @@ import (
 // Continuity memory forgets the agents who are gone. New agents start
 // logged out, as in a new core.
 
-// routingFingerprint names everything of the org but its agents, and the
-// options: what must not change for a snapshot to migrate.
+// routingFingerprint names what of the org the core's state depends on,
+// less its agents, and the options: what must not change for a snapshot
+// to migrate. The core never reads the scorecard settings nor the names
+// and sites of markets and teams (reports do), so changing them keeps the
+// snapshot: HR tuning a target must not make a start replay a month.
 func routingFingerprint(org *teams.Org, opts Options) (string, error) {
 	rest := *org
 	rest.Agents = nil
+	rest.Scorecard = teams.ScorecardConfig{}
+	rest.Markets = slices.Clone(org.Markets)
+	for i := range rest.Markets {
+		rest.Markets[i].Name = ""
+	}
+	rest.Teams = slices.Clone(org.Teams)
+	for i := range rest.Teams {
+		rest.Teams[i].Name, rest.Teams[i].Site = "", ""
+	}
 	return fingerprint(&rest, opts)
 }
 

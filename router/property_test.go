@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tex-cx/tex/teams"
 )
 
@@ -563,7 +565,18 @@ func TestMigrationRefusals(t *testing.T) {
 		"a busy agent's capacity changed": {func(o *teams.Org) { o.Agents[0].Channels = map[string]int{"voice": 2} }, false},
 		"a busy agent moved":              {func(o *teams.Org) { o.Agents[0].Team = "CHA-CLE" }, false},
 		"a routing setting":               {func(o *teams.Org) { o.Routing.WrapUpSeconds++ }, false},
-		"a team added":                    {func(o *teams.Org) { o.Teams = append(o.Teams, teams.Team{ID: "CHA-X"}) }, false},
+		"the scorecard's settings":        {func(o *teams.Org) { o.Scorecard.TeamWeight += 0.1; o.Scorecard.FCRWindowDays++ }, true},
+		"names and a site": {func(o *teams.Org) {
+			o.Markets = slices.Clone(o.Markets)
+			o.Markets[0].Name += " (renamed)"
+			o.Teams = slices.Clone(o.Teams)
+			o.Teams[0].Name, o.Teams[0].Site = "Renamed", "Elsewhere"
+		}, true},
+		"a market's area codes": {func(o *teams.Org) {
+			o.Markets = slices.Clone(o.Markets)
+			o.Markets[0].AreaCodes = append(slices.Clone(o.Markets[0].AreaCodes), "999")
+		}, false},
+		"a team added": {func(o *teams.Org) { o.Teams = append(o.Teams, teams.Team{ID: "CHA-X"}) }, false},
 	} {
 		org, _ := migrationOrgs()
 		org.Agents = slices.Clone(from.Agents)
@@ -576,6 +589,27 @@ func TestMigrationRefusals(t *testing.T) {
 		if err == nil {
 			checkInvariants(t, r)
 		}
+	}
+	// What routing does not read carries the state over as it was.
+	org, _ := migrationOrgs()
+	org.Agents = slices.Clone(from.Agents)
+	org.Scorecard.TeamWeight += 0.1
+	org.Teams = slices.Clone(org.Teams)
+	org.Teams[1].Site = "Elsewhere"
+	r, err := Restore(org, opts, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.SameOrg(org, opts) {
+		t.Error("SameOrg holds across a change of the scorecard's settings")
+	}
+	again.Org = snap.Org
+	if diff := cmp.Diff(snap, again); diff != "" {
+		t.Errorf("state changed across a display-only org change (-before +after):\n%s", diff)
 	}
 }
 
