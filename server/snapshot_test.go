@@ -91,10 +91,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	s = start(20 * time.Millisecond)
 	nc = connect(t, s)
 	ids = append(ids, routeSome(nc, 12, 14)...)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, nc)
 	natstest.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		// A read that overlaps a save can wait for chunks the save
 		// replaced: bound each attempt.
@@ -121,12 +118,12 @@ func TestRestartFromSnapshot(t *testing.T) {
 	s.Kill()
 
 	// An org changed beyond its agents: the snapshot does not carry over,
-	// and the whole journal is replayed instead (a team's name changes
-	// nothing in the state).
+	// and the whole journal is replayed instead (an area code no caller
+	// dialled from changes nothing in the state).
 	cfg := testConfig(t, dir, clock)
 	org := *cfg.Org
-	org.Teams = slices.Clone(org.Teams)
-	org.Teams[0].Name += " (renamed)"
+	org.Markets = slices.Clone(org.Markets)
+	org.Markets[0].AreaCodes = append(slices.Clone(org.Markets[0].AreaCodes), "999")
 	cfg.Org, cfg.SnapshotEvery = &org, -1
 	s = startConfig(t, cfg)
 	if s.w.snapSeq != 0 || s.w.replayed <= int(taken) {
@@ -152,10 +149,7 @@ func TestJournalTrimmed(t *testing.T) {
 		return startConfig(t, cfg)
 	}
 	journalState := func(s *Server) jetstream.StreamState {
-		js, err := jetstream.New(connect(t, s))
-		if err != nil {
-			t.Fatal(err)
-		}
+		js := natstest.JetStream(t, connect(t, s))
 		return streamState(t, js, JournalStream)
 	}
 	stop := func(s *Server) {
