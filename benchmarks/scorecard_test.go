@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/tex-cx/tex/scorecard"
@@ -135,15 +133,8 @@ func BenchmarkScorecardIngest(b *testing.B) {
 	for _, n := range []int{100_000} {
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
 			srv := natstest.Run(b)
-			nc, err := nats.Connect(srv.ClientURL())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				b.Fatal(err)
-			}
+			nc := natstest.Connect(b, srv.ClientURL())
+			js := natstest.JetStream(b, nc)
 			ctx := context.Background()
 			if _, err := scorecard.EnsureEventStream(ctx, js, "tex"); err != nil {
 				b.Fatal(err)

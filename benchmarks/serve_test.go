@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tex-cx/tex/server"
+	"github.com/tex-cx/tex/server/natstest"
 	"github.com/tex-cx/tex/teams"
 )
 
@@ -41,10 +42,7 @@ func (a jetstreamAck) wait(b *testing.B) {
 }
 
 func publishAsync(b *testing.B, nc *nats.Conn, subj, data string) jetstreamAck {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := natstest.JetStream(b, nc)
 	f, err := js.PublishAsync(subj, []byte(data))
 	if err != nil {
 		b.Fatal(err)
@@ -70,12 +68,7 @@ func startServeDir(b *testing.B, dir string) (*server.Server, *nats.Conn) {
 		defer cancel()
 		_ = s.Shutdown(ctx)
 	})
-	nc, err := nats.Connect(s.NATSURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	return s, nc
+	return s, natstest.Connect(b, s.NATSURL())
 }
 
 // report adds p50, p99 and requests/s.
@@ -120,10 +113,7 @@ func BenchmarkServe(b *testing.B) {
 	}
 	// The floor of a write-ahead reply: the echo, with one JetStream write
 	// (file storage, like tex's journal) acknowledged before the reply.
-	js, err := jetstream.New(echo)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := natstest.JetStream(b, echo)
 	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
 		Name: "BENCH_JOURNAL", Subjects: []string{"bench.journal"}, Storage: jetstream.FileStorage,
 	}); err != nil {
@@ -228,16 +218,9 @@ func (l load) report(b *testing.B, unit string) {
 
 // journalEntries is how many entries the journal stream holds.
 func journalEntries(b *testing.B, s *server.Server) uint64 {
-	nc, err := nats.Connect(s.NATSURL())
-	if err != nil {
-		b.Fatal(err)
-	}
+	nc := natstest.Connect(b, s.NATSURL())
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := js.Stream(context.Background(), server.JournalStream)
+	st, err := natstest.JetStream(b, nc).Stream(context.Background(), server.JournalStream)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -467,10 +450,7 @@ func BenchmarkReplay(b *testing.B) {
 	s, _ = startServeDir(b, dir)
 	stop(s)
 	s, nc = startServeDir(b, dir)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := natstest.JetStream(b, nc)
 	obj, err := js.ObjectStore(context.Background(), server.SnapshotBucket)
 	if err != nil {
 		b.Fatal(err)

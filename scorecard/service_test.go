@@ -24,15 +24,8 @@ var runServer = natstest.Run
 
 func connect(t testing.TB, s *server.Server) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := natstest.Connect(t, s.ClientURL())
+	js := natstest.JetStream(t, nc)
 	return nc, js
 }
 

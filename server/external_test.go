@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/server/natstest"
@@ -190,10 +189,7 @@ func TestStandby(t *testing.T) {
 	}
 
 	// Someone else takes the key: the holder stops within a renewal.
-	js, err := jetstream.New(nc3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, nc3)
 	kv, err := js.KeyValue(ctx, LeaseBucket)
 	if err != nil {
 		t.Fatal(err)

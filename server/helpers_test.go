@@ -72,12 +72,7 @@ func startConfig(t testing.TB, cfg Config) *Server {
 
 func connect(t testing.TB, s *Server) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.NATSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
+	return natstest.Connect(t, s.NATSURL())
 }
 
 // req sends a request and returns the reply body.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	natsserver "github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -64,10 +63,7 @@ func TestEventIDsMatchReplay(t *testing.T) {
 	route(t, nc, "c-1", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, nc)
 	kv, err := js.KeyValue(ctx, StateBucket)
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +88,7 @@ func TestEventIDsMatchReplay(t *testing.T) {
 	s.Kill()
 
 	s2 := startServerClock(t, dir, clock)
-	js2, err := jetstream.New(connect(t, s2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js2 := natstest.JetStream(t, connect(t, s2))
 	time.Sleep(300 * time.Millisecond) // republished events reach the stream
 	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if after := streamMsgs(t, js2, scorecard.StreamName); after != before {
@@ -134,10 +127,7 @@ func TestRefusedEventsRepublished(t *testing.T) {
 	nc := connect(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, nc)
 	// Every event published, stored or not.
 	live, err := nc.SubscribeSync("tex.events.>")
 	if err != nil {
@@ -179,10 +169,7 @@ func TestRefusedEventsRepublished(t *testing.T) {
 	}
 
 	s2 := startServerClock(t, dir, clock)
-	js2, err := jetstream.New(connect(t, s2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js2 := natstest.JetStream(t, connect(t, s2))
 	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if got := streamMsgs(t, js2, scorecard.StreamName); got != uint64(emitted) {
 			return fmt.Errorf("after the restart the stream holds %d events, %d were emitted", got, emitted)
@@ -203,10 +190,7 @@ func TestLateRestartRepublishesNothing(t *testing.T) {
 	nc := connect(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, nc)
 	st, err := js.Stream(ctx, scorecard.StreamName)
 	if err != nil {
 		t.Fatal(err)
@@ -274,15 +258,8 @@ func limit(t *testing.T, ctx context.Context, js jetstream.JetStream, n int64) {
 // queue is throttled by the acks it waits for, so none is dropped unseen.
 func TestEventBurstNotDropped(t *testing.T) {
 	ns := natstest.RunWith(t, func(o *natsserver.Options) { o.StreamMaxBufferedMsgs = 64 })
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := natstest.Connect(t, ns.ClientURL())
+	js := natstest.JetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := scorecard.EnsureEventStream(ctx, js, "tex"); err != nil {
@@ -344,10 +321,7 @@ func TestReplayRefusalsCounted(t *testing.T) {
 	s := startConfig(t, cfg)
 	nc := connect(t, s)
 	s.Kill()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, nc)
 	var cmds []string
 	for i := range 40 {
 		cmds = append(cmds, fmt.Sprintf(`{"k":"agent_state","b":{"agent_id":"gone-%02d","state":"available"}}`, i))

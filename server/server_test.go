@@ -20,6 +20,7 @@ import (
 
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/scorecard"
+	"github.com/tex-cx/tex/server/natstest"
 )
 
 func route(t testing.TB, nc *nats.Conn, id, customer string) router.RouteReply {
@@ -51,10 +52,7 @@ func TestLifecycleResolvedOnStream(t *testing.T) {
 	}
 	serve(t, nc, "c-1", "det-016")
 
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, nc)
 	ctx := context.Background()
 	stream, err := js.Stream(ctx, scorecard.StreamName)
 	if err != nil {
@@ -566,10 +564,7 @@ func TestJournalRefuses(t *testing.T) {
 	s := startServer(t, "")
 	nc := connect(t, s)
 	setState(t, nc, "det-016", "available")
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, nc)
 	ctx := context.Background()
 	stream, err := js.Stream(ctx, JournalStream)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -44,15 +43,8 @@ func scorecardOrg() *teams.Org {
 func startScorecard(t *testing.T, now time.Time) (string, jetstream.JetStream, *scorecard.Service) {
 	t.Helper()
 	srv := natstest.Run(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := natstest.Connect(t, srv.ClientURL())
+	js := natstest.JetStream(t, nc)
 	log := zerolog.Nop()
 	svc := scorecard.New(scorecardOrg(), &log, scorecard.WithClock(func() time.Time { return now }))
 	if err := svc.Start(context.Background(), nc, "tex"); err != nil {
