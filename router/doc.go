@@ -8,6 +8,6 @@
 // availability, offers, queues, continuity memory) lives in plain structures;
 // readers get copies through TakeChanges, never a lock on the core. A Core
 // owns one routing group and has a single writer. Snapshot and Restore
-// save and rebuild its whole state, also into an org whose agents changed
-// since (migrate.go).
+// save and rebuild its whole state, also into an org whose agents or
+// decide-time settings changed since (migrate.go).
 package router

@@ -11,11 +11,11 @@ import (
 )
 
 // A snapshot restores into an org whose agent directory changed (agents
-// hired, gone, or edited) as long as everything else routing reads is the
-// same: markets, teams, routing settings, and the core's options. That is
-// the org change of every week; the scorecard's settings and the names of
-// markets and teams may change too. The others (a team or a market added,
-// a routing setting tuned) make the shell replay its journal.
+// hired, gone, or edited), and whose routing settings were tuned, as long
+// as the layout of the core's state stays: markets, teams, fallback
+// chains (routingFingerprint). Those are the org changes of every week;
+// the others (a team or a market added, a chain changed) make the shell
+// replay its journal.
 //
 // The snapshot names the org's agents, channels, languages and skills by
 // index; migrate rewrites those indexes for the new org. It refuses, so
@@ -32,23 +32,42 @@ import (
 // Continuity memory forgets the agents who are gone. New agents start
 // logged out, as in a new core.
 
-// routingFingerprint names what of the org the core's state depends on,
-// less its agents, and the options: what must not change for a snapshot
-// to migrate. The core never reads the scorecard settings nor the names
-// and sites of markets and teams (reports do), so changing them keeps the
-// snapshot: HR tuning a target must not make a start replay a month.
+// routingFingerprint names what of the org the core's state is laid out
+// by, less its agents, and the options: what must not change for a
+// snapshot to migrate. That is the markets and teams with their ids, home
+// and fallback teams, the fallback chains, and the sizes of the core's
+// tables. Left out:
+//   - what the core never reads: the scorecard's settings, and the names
+//     and sites of markets and teams (reports show them);
+//   - the settings routing reads only when it decides or schedules:
+//     weights, offer, wrap-up and lease times, continuity, load, fairness
+//     and callback settings, skill minimums, the default language and
+//     handle time, retention, and the markets' area codes and callback
+//     overrides. A restored core applies the new values from then on;
+//     timers already set keep their deadlines (a timer that now comes out
+//     of order goes to the heap, see schedule).
+//
+// A new setting counts as layout until it is listed here: the safe side.
 func routingFingerprint(org *teams.Org, opts Options) (string, error) {
 	rest := *org
 	rest.Agents = nil
 	rest.Scorecard = teams.ScorecardConfig{}
 	rest.Markets = slices.Clone(org.Markets)
 	for i := range rest.Markets {
-		rest.Markets[i].Name = ""
+		m := &rest.Markets[i]
+		m.Name, m.AreaCodes = "", nil
+		if m.Routing != nil && len(m.Routing.Chain) > 0 {
+			m.Routing = &teams.MarketRouting{Chain: m.Routing.Chain}
+		} else {
+			m.Routing = nil
+		}
 	}
 	rest.Teams = slices.Clone(org.Teams)
 	for i := range rest.Teams {
 		rest.Teams[i].Name, rest.Teams[i].Site = "", ""
 	}
+	r := org.Routing
+	rest.Routing = teams.RoutingConfig{Chain: r.Chain, ContactRoles: r.ContactRoles, EWTSampleSize: r.EWTSampleSize}
 	return fingerprint(&rest, opts)
 }
 

@@ -117,13 +117,12 @@ func TestRestartFromSnapshot(t *testing.T) {
 	want = settledState(t, s, nc, ids)
 	s.Kill()
 
-	// An org changed beyond its agents: the snapshot does not carry over,
-	// and the whole journal is replayed instead (an area code no caller
-	// dialled from changes nothing in the state).
+	// An org whose layout changed: the snapshot does not carry over, and
+	// the whole journal is replayed instead (a team no market routes to
+	// changes nothing in the state).
 	cfg := testConfig(t, dir, clock)
 	org := *cfg.Org
-	org.Markets = slices.Clone(org.Markets)
-	org.Markets[0].AreaCodes = append(slices.Clone(org.Markets[0].AreaCodes), "999")
+	org.Teams = append(slices.Clone(org.Teams), teams.Team{ID: "CHA-NEW", Name: "New", Site: "Chattanooga"})
 	cfg.Org, cfg.SnapshotEvery = &org, -1
 	s = startConfig(t, cfg)
 	if s.w.snapSeq != 0 || s.w.replayed <= int(taken) {
@@ -214,11 +213,12 @@ func TestJournalTrimmed(t *testing.T) {
 	}
 }
 
-// TestSnapshotCarriesOverAgentChanges: the weekly org change, an agent
-// hired and the skills of an idle one edited, does not cost a replay of
-// the kept journal: the start restores the snapshot into the new org,
-// replays nothing, and has the state it had, the new agent logged out.
-func TestSnapshotCarriesOverAgentChanges(t *testing.T) {
+// TestSnapshotCarriesOverOrgChanges: the weekly org change, an agent
+// hired, the skills of an idle one edited and routing and scorecard
+// settings tuned, does not cost a replay of the kept journal: the start
+// restores the snapshot into the new org, replays nothing, and has the
+// state it had, the new agent logged out.
+func TestSnapshotCarriesOverOrgChanges(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now().UTC().Truncate(time.Second)
 	clock := func() time.Time { return now }
@@ -245,6 +245,10 @@ func TestSnapshotCarriesOverAgentChanges(t *testing.T) {
 			hired.Agents[i].Skills = map[string]int{"billing": 5}
 		}
 	}
+	// Settings tuned in the same change: they apply from the restart on.
+	hired.Routing.Weights.Fairness += 0.1
+	hired.Routing.OfferTTLSeconds += 5
+	hired.Scorecard.TeamWeight /= 2
 	cfg := testConfig(t, dir, clock)
 	cfg.Org = &hired
 	s2 := startConfig(t, cfg)
