@@ -417,8 +417,11 @@ func FuzzRestore(f *testing.F) {
 	grown := propOrg()
 	grown.Agents = append([]teams.Agent{{ID: "det-new", Team: "CHA-DET", Role: teams.RoleExpert,
 		Languages: []string{"fr"}, Channels: map[string]int{"video": 1}, Skills: map[string]int{"french": 2}}}, grown.Agents...)
+	// ... and with its settings tuned: one that carries over as well.
+	grown.Routing.OfferTTLSeconds, grown.Routing.WrapUpSeconds = 2, 300
+	tuned := tunedOrg(rand.New(rand.NewPCG(1, 2)))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, into := range []*teams.Org{org, grown} {
+		for _, into := range []*teams.Org{org, grown, tuned} {
 			var s Snapshot
 			if json.Unmarshal(data, &s) != nil {
 				return
