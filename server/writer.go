@@ -249,13 +249,13 @@ func (w *writer) restore(ctx context.Context) uint64 {
 	}
 	core, err := router.Restore(w.org, coreOptions, saved.Core)
 	if err != nil {
-		// The org changed since beyond its agents, or the snapshot is of
-		// another version.
+		// The org's layout changed since (markets, teams, chains), or the
+		// snapshot is of another version.
 		w.log.Warn().Err(err).Msg("snapshot not usable; replaying the whole journal")
 		return 0
 	}
 	if !saved.Core.SameOrg(w.org, coreOptions) {
-		w.log.Info().Uint64(logSeq, saved.Seq).Msg("snapshot carried over to the org's changed agents")
+		w.log.Info().Uint64(logSeq, saved.Seq).Msg("snapshot carried over into the changed org (agents or settings)")
 	}
 	w.core, w.lastSeq, w.evIdx, w.lastEv, w.snapSeq = core, saved.Seq, saved.EvIdx, lastEv, saved.Seq
 	return saved.Seq + 1
