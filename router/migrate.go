@@ -3,6 +3,7 @@ package router
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,9 +50,15 @@ import (
 //
 // A new setting counts as layout until it is listed here: the safe side.
 func routingFingerprint(org *teams.Org, opts Options) (string, error) {
+	return fingerprint(layoutOf(org), opts)
+}
+
+// layoutOf is the part of org that routingFingerprint covers.
+func layoutOf(org *teams.Org) *teams.Org {
 	rest := *org
 	rest.Agents = nil
 	rest.Scorecard = teams.ScorecardConfig{}
+	rest.Customers = nil
 	rest.Markets = slices.Clone(org.Markets)
 	for i := range rest.Markets {
 		m := &rest.Markets[i]
@@ -68,7 +75,70 @@ func routingFingerprint(org *teams.Org, opts Options) (string, error) {
 	}
 	r := org.Routing
 	rest.Routing = teams.RoutingConfig{Chain: r.Chain, ContactRoles: r.ContactRoles, EWTSampleSize: r.EWTSampleSize}
-	return fingerprint(&rest, opts)
+	return &rest
+}
+
+// layoutChanges says, in an operator's words, how the layout now differs
+// from was: why a start replays its journal instead of restoring.
+func layoutChanges(was, now *teams.Org) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	ids := func(n int, id func(int) string) []string {
+		s := make([]string, n)
+		for i := range s {
+			s[i] = id(i)
+		}
+		return s
+	}
+	compareIDs := func(kind string, a, b []string) {
+		for _, id := range b {
+			if !slices.Contains(a, id) {
+				add("%s %s added", kind, id)
+			}
+		}
+		for _, id := range a {
+			if !slices.Contains(b, id) {
+				add("%s %s removed", kind, id)
+			}
+		}
+		if len(out) == 0 && !slices.Equal(a, b) {
+			add("%ss listed in another order", kind)
+		}
+	}
+	compareIDs("team", ids(len(was.Teams), func(i int) string { return was.Teams[i].ID }),
+		ids(len(now.Teams), func(i int) string { return now.Teams[i].ID }))
+	compareIDs("market", ids(len(was.Markets), func(i int) string { return was.Markets[i].ID }),
+		ids(len(now.Markets), func(i int) string { return now.Markets[i].ID }))
+	for i := range now.Markets {
+		m := &now.Markets[i]
+		j := slices.IndexFunc(was.Markets, func(o teams.Market) bool { return o.ID == m.ID })
+		if j < 0 {
+			continue
+		}
+		o := &was.Markets[j]
+		if o.HomeTeam != m.HomeTeam {
+			add("market %s: home team %s, was %s", m.ID, m.HomeTeam, o.HomeTeam)
+		}
+		if !slices.Equal(o.FallbackTeams, m.FallbackTeams) {
+			add("market %s: fallback teams %v, were %v", m.ID, m.FallbackTeams, o.FallbackTeams)
+		}
+		if !reflect.DeepEqual(o.Routing, m.Routing) {
+			add("market %s: its fallback chain", m.ID)
+		}
+	}
+	if was.DefaultMarket != now.DefaultMarket {
+		add("default market %s, was %s", now.DefaultMarket, was.DefaultMarket)
+	}
+	if !slices.Equal(was.Routing.Chain, now.Routing.Chain) {
+		add("routing.chain")
+	}
+	if !slices.Equal(was.Routing.ContactRoles, now.Routing.ContactRoles) {
+		add("routing.contact_roles %v, were %v", now.Routing.ContactRoles, was.Routing.ContactRoles)
+	}
+	if was.Routing.EWTSampleSize != now.Routing.EWTSampleSize {
+		add("routing.ewt_sample_size %d, was %d", now.Routing.EWTSampleSize, was.Routing.EWTSampleSize)
+	}
+	return out
 }
 
 // SameOrg says whether the snapshot was taken with org and opts exactly;

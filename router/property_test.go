@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -484,6 +485,40 @@ func migrationOrgs() (from, to *teams.Org) {
 	to.Agents = slices.Insert(to.Agents, 0, teams.Agent{ID: "det-new", Name: "New", Team: "CHA-DET", Role: teams.RoleExpert,
 		Skills: map[string]int{"french": 4, "spanish": 1}, Languages: []string{"fr", "en"}, Channels: map[string]int{"video": 1, "voice": 1}})
 	return from, to
+}
+
+// TestLayoutChangesNamed: a snapshot refused for a change of the org's
+// layout says what changed, so that an operator knows why the start
+// replays its journal.
+func TestLayoutChangesNamed(t *testing.T) {
+	opts := Options{Explain: true}
+	c := newCore(t, propOrg())
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want, change := range map[string]func(o *teams.Org){
+		"team CHA-X added": func(o *teams.Org) { o.Teams = append(o.Teams, teams.Team{ID: "CHA-X"}) },
+		"market CLE removed": func(o *teams.Org) {
+			o.Markets = slices.DeleteFunc(slices.Clone(o.Markets), func(m teams.Market) bool { return m.ID == "CLE" })
+		},
+		"market DET: fallback teams [], were [CHA-CLE]": func(o *teams.Org) {
+			o.Markets = slices.Clone(o.Markets)
+			o.Markets[0].FallbackTeams = []string{}
+		},
+		"routing.chain": func(o *teams.Org) {
+			o.Routing.Chain = slices.Clone(o.Routing.Chain)
+			o.Routing.Chain[0].BudgetSeconds = 99
+		},
+		"routing.ewt_sample_size 7, was 50": func(o *teams.Org) { o.Routing.EWTSampleSize = 7 },
+	} {
+		org := propOrg()
+		change(org)
+		_, err := Restore(org, opts, snap)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v", want, err)
+		}
+	}
 }
 
 // tunedOrg is the property org with its decide-time settings moved by

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tex-cx/tex/teams"
 )
@@ -41,11 +42,14 @@ type Snapshot struct {
 	// fingerprint of all but the agents, the org's channels, languages
 	// and skills by id, and each agent's shape. Snapshots without them
 	// restore into the same org only.
-	Routing     string   `json:"routing,omitempty"`
-	Channels    []string `json:"channels,omitempty"`
-	Languages   []string `json:"languages,omitempty"`
-	Skills      []string `json:"skills,omitempty"`
-	AgentShapes []string `json:"agent_shapes,omitempty"`
+	Routing  string   `json:"routing,omitempty"`
+	Channels []string `json:"channels,omitempty"`
+	// Layout is what Routing fingerprints, so that a refusal can say
+	// what changed.
+	Layout      *teams.Org `json:"layout,omitempty"`
+	Languages   []string   `json:"languages,omitempty"`
+	Skills      []string   `json:"skills,omitempty"`
+	AgentShapes []string   `json:"agent_shapes,omitempty"`
 }
 
 const snapshotVersion = 1
@@ -221,7 +225,7 @@ func (c *Core) Snapshot() (*Snapshot, error) {
 		c.fps = &[2]string{fp, rfp}
 	}
 	s := &Snapshot{Version: snapshotVersion, Org: c.fps[0], Now: c.now, Seq: c.seq, FrontSeq: c.frontSeq, TimerSeq: c.timerSeq,
-		Routing: c.fps[1], Channels: slices.Clone(c.chanName), Languages: names(c.langIdx), Skills: names(c.skillIdx)}
+		Routing: c.fps[1], Layout: layoutOf(c.org), Channels: slices.Clone(c.chanName), Languages: names(c.langIdx), Skills: names(c.skillIdx)}
 	for _, a := range c.agents {
 		s.AgentShapes = append(s.AgentShapes, c.agentShape(a))
 		as := agentSnap{ID: a.id, Presence: a.presence, Pending: a.pending, HasPending: a.hasPending,
@@ -349,6 +353,11 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 		return nil, err
 	}
 	if fp != s.Org && (s.Routing == "" || s.Routing != rfp) {
+		if s.Layout != nil {
+			if changes := layoutChanges(s.Layout, layoutOf(org)); len(changes) > 0 {
+				return nil, fmt.Errorf("router: the org's layout changed since the snapshot: %s", strings.Join(changes, "; "))
+			}
+		}
 		return nil, fmt.Errorf("router: the snapshot was taken with another org or other options")
 	}
 	c, err := New(org, opts)
