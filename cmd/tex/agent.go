@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/server"
+	"github.com/tex-cx/tex/teams"
 )
 
 // AgentCmd groups what one can do for an agent.
@@ -73,8 +75,20 @@ func (c *AgentsCmd) Run(env *Env) error {
 	return askAndPrint(env, &c.ClientFlags, nc, server.QueryAgents, server.TeamQuery{Team: c.Team}, c.Format, printAgents)
 }
 
-// printAgents fits 80 columns: id 9, name 18, role 10, state 14, time 7,
-// today 5, contact 12, with two-space gaps.
+// roleLabel is a role as the table shows it: the two long ones shortened
+// the way a floor says them, the rest as they are.
+func roleLabel(role string) string {
+	switch teams.Role(role) {
+	case teams.RoleTechSpecialist:
+		return "tech spec"
+	case teams.RoleResourceManager:
+		return "res. mgr"
+	}
+	return role
+}
+
+// printAgents fits 80 columns: id 8, name 16, role 10, state 14, time 6,
+// today 5, contact 9, with two-space gaps.
 func printAgents(w io.Writer, r *server.AgentsReply) error {
 	counts := map[string]int{}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -89,8 +103,8 @@ func printAgents(w io.Writer, r *server.AgentsReply) error {
 		if a.State == router.AgentAway && a.Reason != "" {
 			state = cut(a.State+":"+a.Reason, 14)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cut(a.AgentID, 9), cut(a.Name, 18), cut(a.Role, 10),
-			cut(state, 14), since, a.ContactsToday, joinCut(a.ActiveContacts, 12))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cut(a.AgentID, 8), cut(a.Name, 16), cut(roleLabel(a.Role), 10),
+			cut(state, 14), cut(since, 6), cut(strconv.Itoa(a.ContactsToday), 5), joinCut(a.ActiveContacts, 9))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

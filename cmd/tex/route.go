@@ -105,7 +105,8 @@ func ewtText(v *float64) string {
 	return durText(*v)
 }
 
-// durText prints seconds as 42s, 3m05s or 2h10m: short enough for a column.
+// durText prints seconds as 42s, 3m05s, 2h10m, 3d04h or 12d: at most six
+// characters below 1,000 days, short enough for a column.
 func durText(s float64) string {
 	d := time.Duration(s) * time.Second
 	switch {
@@ -113,8 +114,12 @@ func durText(s float64) string {
 		return fmt.Sprintf("%ds", int(d.Seconds()))
 	case d < time.Hour:
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	case d < 10*24*time.Hour:
+		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 	}
-	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	return fmt.Sprintf("%dd", int(d.Hours())/24)
 }
 
 // printJSON indents the server's reply as it came, field order kept.
