@@ -113,16 +113,27 @@ type slot struct {
 // org.Scorecard (which the org loader has validated).
 func NewAggregator(org *teams.Org) *Aggregator {
 	a := &Aggregator{
-		org:         org,
-		cfg:         org.Scorecard,
-		window:      int64(org.Scorecard.FCRWindowDays) * int64(day),
-		teamAgents:  map[string][]*teams.Agent{},
-		homeMarkets: map[string][]string{},
-		byID:        map[string]int32{},
-		syms:        map[string]int32{},
-		customers:   map[string]int32{},
-		buckets:     map[uint64][]int32{},
+		byID:      map[string]int32{},
+		syms:      map[string]int32{},
+		customers: map[string]int32{},
+		buckets:   map[uint64][]int32{},
 	}
+	a.setOrgLocked(org)
+	return a
+}
+
+// SetOrg makes org the one queries and exports read from now on: its
+// rosters, names, targets and weights. What was applied stays as it was.
+func (a *Aggregator) SetOrg(org *teams.Org) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.setOrgLocked(org)
+}
+
+func (a *Aggregator) setOrgLocked(org *teams.Org) {
+	a.org, a.cfg = org, org.Scorecard
+	a.window = int64(org.Scorecard.FCRWindowDays) * int64(day)
+	a.teamAgents, a.homeMarkets, a.exportOrder = map[string][]*teams.Agent{}, map[string][]string{}, nil
 	for i := range org.Agents {
 		ag := &org.Agents[i]
 		a.teamAgents[ag.Team] = append(a.teamAgents[ag.Team], ag)
@@ -137,11 +148,14 @@ func NewAggregator(org *teams.Org) *Aggregator {
 	for _, m := range org.Markets {
 		a.homeMarkets[m.HomeTeam] = append(a.homeMarkets[m.HomeTeam], m.ID)
 	}
-	return a
 }
 
 // Config is the scorecard config the aggregator scores with.
-func (a *Aggregator) Config() teams.ScorecardConfig { return a.cfg }
+func (a *Aggregator) Config() teams.ScorecardConfig {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg
+}
 
 // Stats returns the counters.
 func (a *Aggregator) Stats() Stats {

@@ -157,12 +157,18 @@ func (rw *RowWriter) Flush() error {
 
 // ExportTotal is the number of rows an export of any period has: one per
 // agent of the org.
-func (a *Aggregator) ExportTotal() int { return len(a.exportOrder) }
+func (a *Aggregator) ExportTotal() int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.exportOrder)
+}
 
 // Export returns rows [offset, offset+limit) of the export of period p, as
 // of now, in the order team id, then agent id, and the total row count.
 // team, when not empty, keeps only that team's agents.
 func (a *Aggregator) Export(p Period, now time.Time, team string, offset, limit int) ([]ExportRow, int, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
 	order := a.exportOrder
 	if team != "" {
 		if _, ok := a.org.Team(team); !ok {
@@ -176,8 +182,6 @@ func (a *Aggregator) Export(p Period, now time.Time, team string, offset, limit 
 	if offset >= end {
 		return []ExportRow{}, total, nil
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
 	rows := make([]ExportRow, 0, end-offset)
 	var (
 		rep    *Report

@@ -187,12 +187,12 @@ func (a *Aggregator) addLocked(c *acc, s *slot, now int64) {
 
 // Query computes team's scorecard over period p as of now.
 func (a *Aggregator) Query(team string, p Period, now time.Time) (*Report, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
 	t, ok := a.org.Team(team)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownTeam, team)
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
 	return a.queryLocked(t, p, now), nil
 }
 

@@ -84,7 +84,7 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // Aggregation is idempotent by contact_id, so events applied after the
 // snapshot and read again after a restart are not counted twice.
 type Service struct {
-	org *teams.Org
+	org atomic.Pointer[teams.Org]
 	log *zerolog.Logger
 	bad zerolog.Logger // sampled, for bad events
 	o   options
@@ -115,10 +115,19 @@ func New(org *teams.Org, log *zerolog.Logger, opts ...Option) *Service {
 		opt(&o)
 	}
 	l := log.With().Str("component", "scorecard").Logger()
-	s := &Service{org: org, log: &l, o: o, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Service{log: &l, o: o, stop: make(chan struct{}), done: make(chan struct{})}
+	s.org.Store(org)
 	s.bad = l.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second})
 	s.agg.Store(NewAggregator(org))
 	return s
+}
+
+// SetOrg makes org the one queries and exports read from now on (an org
+// reloaded while serving): rosters, names, targets and weights. Events
+// already applied stay as they were.
+func (s *Service) SetOrg(org *teams.Org) {
+	s.org.Store(org)
+	s.agg.Load().SetOrg(org)
 }
 
 // Aggregator returns the live aggregator (it is replaced once, at Start,
@@ -212,7 +221,7 @@ func (s *Service) loadSnapshot(ctx context.Context, info *jetstream.StreamInfo) 
 		return 0
 	}
 	defer res.Close()
-	agg := NewAggregator(s.org)
+	agg := NewAggregator(s.org.Load())
 	hdr, err := agg.ReadSnapshot(res)
 	switch {
 	case err != nil:

@@ -114,7 +114,7 @@ func (s *Service) queryReply(data []byte, _ int) any {
 	}
 	rep, err := s.agg.Load().Query(req.Team, p, now)
 	if errors.Is(err, ErrUnknownTeam) {
-		return errorReply(CodeUnknownTeam, fmt.Sprintf("scorecard query: the org has no team %q (its teams: %s)", req.Team, s.org.KnownTeams()))
+		return errorReply(CodeUnknownTeam, fmt.Sprintf("scorecard query: the org has no team %q (its teams: %s)", req.Team, s.org.Load().KnownTeams()))
 	}
 	if err != nil {
 		return errorReply(CodeUnavailable, err.Error())
@@ -152,7 +152,7 @@ func (s *Service) exportReply(data []byte, maxPayload int) any {
 	for {
 		rows, total, err := s.agg.Load().Export(p, now, req.Team, req.Offset, limit)
 		if errors.Is(err, ErrUnknownTeam) {
-			return errorReply(CodeUnknownTeam, fmt.Sprintf("scorecard export: the org has no team %q (its teams: %s)", req.Team, s.org.KnownTeams()))
+			return errorReply(CodeUnknownTeam, fmt.Sprintf("scorecard export: the org has no team %q (its teams: %s)", req.Team, s.org.Load().KnownTeams()))
 		}
 		if err != nil {
 			return errorReply(CodeUnavailable, err.Error())

@@ -136,8 +136,9 @@ func roundSecs(d time.Duration) float64 { return math.Round(d.Seconds()*10) / 10
 
 func (s *Server) readAgents(team string) (any, error) {
 	snap := s.store.Snapshot()
-	if _, ok := s.org.Team(team); !ok {
-		return nil, unknownTeam(s.org, team)
+	org := s.org.Load()
+	if _, ok := org.Team(team); !ok {
+		return nil, unknownTeam(org, team)
 	}
 	now := s.cfg.Now().UTC()
 	rep := AgentsReply{Team: team, At: now, Agents: []AgentStatus{}}
@@ -158,8 +159,9 @@ func (s *Server) readAgents(team string) (any, error) {
 }
 
 func (s *Server) readQueue(team string) (any, error) {
-	if _, ok := s.org.Team(team); !ok {
-		return nil, unknownTeam(s.org, team)
+	org := s.org.Load()
+	if _, ok := org.Team(team); !ok {
+		return nil, unknownTeam(org, team)
 	}
 	now := s.cfg.Now().UTC()
 	rep := QueueReply{Team: team, At: now, Contacts: []QueueContact{}}

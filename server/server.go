@@ -84,7 +84,7 @@ type Config struct {
 type Server struct {
 	cfg   Config
 	log   *zerolog.Logger
-	org   *teams.Org
+	org   atomic.Pointer[teams.Org] // the org in force: Config.Org until a Reload
 	store *teams.Store
 
 	ns          *natsserver.Server // nil with Config.NATSURL
@@ -131,7 +131,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		nop := zerolog.Nop()
 		cfg.Log = &nop
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, org: cfg.Org, errc: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: cfg.Log, errc: make(chan error, 1)}
+	s.org.Store(cfg.Org)
 	var err error
 	if s.store, err = teams.NewStore(cfg.Org); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -308,6 +309,42 @@ func (s *Server) Store() *teams.Store { return s.store }
 // Shutdown stops taking requests, answers the ones in flight (their
 // journal writes included), publishes the pending events and stops
 // everything. ctx bounds the wait.
+// Reload puts org in force without a restart: the routing state carries
+// over as a snapshot does into a changed org (router.Restore), so agents
+// hired, gone or edited and settings routing reads as it decides apply at
+// once, with nothing replayed. A change of the org's layout (markets,
+// teams, chains) does not carry over: Reload says what changed and the
+// server goes on with the org it had; a restart applies it, replaying the
+// kept journal. The scorecard takes the new org for its queries and
+// exports (rosters, names, targets and weights).
+func (s *Server) Reload(ctx context.Context, org *teams.Org) error {
+	if s.w == nil {
+		return errors.New("server: not serving yet")
+	}
+	r := reload{org: org, done: make(chan error, 1)}
+	select {
+	case s.w.reloads <- r:
+	case <-s.w.done:
+		return errors.New("server: stopped")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var err error
+	select {
+	case err = <-r.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err != nil {
+		return err
+	}
+	s.org.Store(org)
+	if s.score != nil {
+		s.score.SetOrg(org)
+	}
+	return nil
+}
+
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {

@@ -95,16 +95,17 @@ type writer struct {
 
 	ewtRefresh time.Duration
 
-	in     chan *command
-	natsIn chan *nats.Msg    // command messages, straight from the subscriptions
-	ops    map[string]opKind // by subject; filled before the subscriptions start
-	quit   chan struct{}     // closed by stop: finish queued commands, then exit
-	killed chan struct{}     // closed by kill: exit now
-	done   chan struct{}     // closed when run returns
-	once   sync.Once
-	kOnce  sync.Once
-	mu     sync.RWMutex // see submit
-	closed bool         // guarded by mu
+	in      chan *command
+	natsIn  chan *nats.Msg    // command messages, straight from the subscriptions
+	reloads chan reload       // org changes, applied between batches
+	ops     map[string]opKind // by subject; filled before the subscriptions start
+	quit    chan struct{}     // closed by stop: finish queued commands, then exit
+	killed  chan struct{}     // closed by kill: exit now
+	done    chan struct{}     // closed when run returns
+	once    sync.Once
+	kOnce   sync.Once
+	mu      sync.RWMutex // see submit
+	closed  bool         // guarded by mu
 
 	last    time.Time // last time stamped: stamps never go backwards
 	lastSeq uint64    // journal sequence of the last entry applied
@@ -138,7 +139,7 @@ type writer struct {
 
 func newWriter(org *teams.Org, j *journal, pub *publisher, store *teams.Store, m *metrics, log *zerolog.Logger, clock func() time.Time) *writer {
 	return &writer{org: org, journal: j, pub: pub, store: store, metrics: m, log: log, clock: clock,
-		in: make(chan *command, 4096), natsIn: make(chan *nats.Msg, natsBacklog), ops: map[string]opKind{}, early: map[uint64]journalAck{}, quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{}),
+		in: make(chan *command, 4096), reloads: make(chan reload), natsIn: make(chan *nats.Msg, natsBacklog), ops: map[string]opKind{}, early: map[uint64]journalAck{}, quit: make(chan struct{}), killed: make(chan struct{}), done: make(chan struct{}),
 		flights: make(chan *flight, maxFlights), ackerDone: make(chan struct{}),
 		rows: make(chan rows, maxFlights), storerEnd: make(chan struct{})}
 }
@@ -218,7 +219,7 @@ func (w *writer) recover(ctx context.Context) error {
 	w.core.Tick(now)
 	keep()
 	w.pub.send(out)
-	w.syncStore()
+	w.syncStore(nil)
 	w.replayed = n
 	w.log.Info().Int(logCount, n).Uint64("from", from).Uint64(logSeq, w.lastSeq).Int("republished", len(out)).
 		Dur("took", time.Since(start)).Msg("journal replayed")
@@ -434,6 +435,8 @@ func (w *writer) run() {
 			w.tick()
 		case <-refresh.C:
 			w.refreshEWT()
+		case r := <-w.reloads:
+			r.done <- w.reload(r.org)
 		case <-snapC:
 			w.snapshot()
 		case <-w.quit:
@@ -842,13 +845,47 @@ func (w *writer) exec(c *command, now time.Time) (reply any, kind string, err er
 	return nil, "", fmt.Errorf("unknown command %d", c.op)
 }
 
-// syncStore replaces the read store's live rows with the rebuilt core's.
-// Only recover calls it, with the acker drained; rows of commands the
-// journal refused must not outlive the rebuild, so the replacement goes
-// through the storer, behind the rows it still holds.
-func (w *writer) syncStore() {
+// reload is an org change for the writer to apply between two batches.
+type reload struct {
+	org  *teams.Org
+	done chan error
+}
+
+// reload carries the core's state over into org, as a start restores a
+// snapshot into a changed org (router.Restore), and leaves the core as it
+// was when the state does not carry over. A snapshot follows, so that a
+// start after a crash replays only what came after the change.
+func (w *writer) reload(org *teams.Org) error {
+	if !w.healthy() {
+		return fmt.Errorf("server: the journal is failing (%w); reload once it recovers", w.broken)
+	}
+	w.drain() // every batch applied so far is answered and its rows queued
+	if err := w.failed.Load(); err != nil {
+		return fmt.Errorf("server: the journal is failing (%w); reload once it recovers", *err)
+	}
+	snap, err := w.core.Snapshot()
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	core, err := router.Restore(org, coreOptions, snap)
+	if err != nil {
+		return fmt.Errorf("server: the state does not carry over into the new org (%w); still serving the old one", err)
+	}
+	w.core, w.org = core, org
+	w.syncStore(org)
+	w.snapSeq = 0 // the state is the same, the org is not: snapshot it anyway
+	w.snapshot()
+	return nil
+}
+
+// syncStore replaces the read store's live rows with the core's, after a
+// rebuild from the journal (with the acker drained: rows of commands the
+// journal refused must not outlive it) or a reload, whose org, when set,
+// replaces the store's directory. The replacement goes through the
+// storer, behind the rows it still holds.
+func (w *writer) syncStore(org *teams.Org) {
 	ch := w.core.TakeChanges()
-	r := rows{replace: true, agents: make([]*teams.AgentStateRow, len(ch.Agents))}
+	r := rows{replace: true, org: org, agents: make([]*teams.AgentStateRow, len(ch.Agents))}
 	r.contacts, _ = contactRows(ch.Contacts, w.core.Now()) // finished ones are not in a fresh store
 	for i := range ch.Agents {
 		r.agents[i] = agentRow(&ch.Agents[i])
@@ -876,6 +913,7 @@ type rows struct {
 	contacts []*teams.ContactRow
 	gone     []string
 	replace  bool
+	org      *teams.Org    // with replace: the org whose directory the store takes
 	done     chan struct{} // closed once written, when set
 }
 
@@ -924,12 +962,18 @@ func (w *writer) storeLoop() {
 				break drain
 			}
 		}
-		// The last replacement supersedes every batch before it.
+		// The last replacement supersedes every batch before it, but for
+		// the latest directory one of them brings.
 		start := 0
+		var org *teams.Org
 		for i, r := range pending {
 			if r.replace {
 				start = i
+				org = cmp.Or(r.org, org)
 			}
+		}
+		if pending[start].replace {
+			pending[start].org = org
 		}
 		for _, r := range pending[:start] {
 			if r.done != nil {
@@ -986,6 +1030,11 @@ func (w *writer) write(r rows) {
 		defer close(r.done)
 	}
 	if r.replace {
+		if r.org != nil {
+			if err := w.store.ReplaceDirectory(r.org); err != nil {
+				w.log.Error().Err(err).Msg("read store: replace the directory")
+			}
+		}
 		if err := w.store.ReplaceLive(r.agents, r.contacts); err != nil {
 			w.log.Error().Err(err).Msg("read store: replace live rows")
 		}

@@ -115,6 +115,16 @@ func NewStore(org *Org) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state store schema: %w", err)
 	}
+	s := &Store{db: db}
+	if err := s.ReplaceDirectory(org); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ReplaceDirectory replaces the markets, teams and agents with org's, in
+// one transaction: an org reloaded while serving. Live rows stay.
+func (s *Store) ReplaceDirectory(org *Org) error {
 	// Build the rows before the transaction, so it holds no work but inserts.
 	markets := make([]*Market, len(org.Markets))
 	for i := range org.Markets {
@@ -130,13 +140,14 @@ func NewStore(org *Org) (*Store, error) {
 	for i := range org.Agents {
 		agents[i] = &AgentRow{Agent: org.Agents[i], SkillNames: sortedKeys(org.Agents[i].Skills)}
 	}
-	txn := db.Txn(true)
-	defer txn.Abort()
-	if err := loadDirectoryTxn(txn, markets, teams, agents); err != nil {
-		return nil, err
-	}
-	txn.Commit()
-	return &Store{db: db}, nil
+	return s.update(func(txn *memdb.Txn) error {
+		for _, table := range []string{TableMarkets, TableTeams, TableAgents} {
+			if _, err := txn.DeleteAll(table, IndexID); err != nil {
+				return fmt.Errorf("clear %s: %w", table, err)
+			}
+		}
+		return loadDirectoryTxn(txn, markets, teams, agents)
+	})
 }
 
 func loadDirectoryTxn(txn *memdb.Txn, markets []*Market, teams []*Team, agents []*AgentRow) error {

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tex-cx/tex/router"
+	"github.com/tex-cx/tex/scorecard"
+	"github.com/tex-cx/tex/teams"
+)
+
+// TestReload: the weekly org change applied while serving. An agent hired
+// and a setting tuned take effect at once, with the routing state as it
+// was; a change of the layout is refused with what changed, and the
+// server goes on with the org it had. A crash after the reload and a
+// start on the new org come back to the same state.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { return now }
+	s := startServerClock(t, dir, clock)
+	nc := connect(t, s)
+	setState(t, nc, "det-016", "available")
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, fmt.Sprintf("r-%d", i))
+		route(t, nc, ids[i], "")
+	}
+	want := settledState(t, s, nc, ids)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// A layout change is refused, and nothing changes.
+	grown := *sampleOrg(t)
+	grown.Teams = append(slices.Clone(grown.Teams), teams.Team{ID: "CHA-NEW", Site: "Chattanooga"})
+	err := s.Reload(ctx, &grown)
+	if err == nil || !strings.Contains(err.Error(), "team CHA-NEW added") {
+		t.Fatalf("a reload with a new team: %v, want a refusal naming the team", err)
+	}
+	if status, body := httpDo(t, s, "GET", "/v1/teams/CHA-NEW/queue", nil); status != 404 {
+		t.Errorf("after the refused reload, the new team answers %d %s", status, body)
+	}
+	if diff := cmp.Diff(want, snapshotState(t, nc, ids)); diff != "" {
+		t.Fatalf("a refused reload changed the state (-before +after):\n%s", diff)
+	}
+
+	// Agents and settings carry over.
+	hired := *sampleOrg(t)
+	hired.Agents = append([]teams.Agent{{ID: "det-hire", Name: "New Hire", Team: "CHA-DET", Role: teams.RoleExpert,
+		Skills: map[string]int{"billing": 3}, Languages: []string{"en"}, Channels: map[string]int{"voice": 1}}}, hired.Agents...)
+	hired.Routing.OfferTTLSeconds += 40
+	hired.Teams = slices.Clone(hired.Teams)
+	for i := range hired.Teams {
+		if hired.Teams[i].ID == "CHA-DET" {
+			hired.Teams[i].Site = "Chattanooga, 2nd floor"
+		}
+	}
+	if err := s.Reload(ctx, &hired); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if !slices.ContainsFunc(s.Store().AgentsByTeam("CHA-DET"), func(a *teams.AgentRow) bool { return a.ID == "det-hire" }) {
+			return fmt.Errorf("the read store has no det-hire yet")
+		}
+		return nil
+	})
+	got := snapshotState(t, nc, ids)
+	agents := got["agents CHA-DET"].([]AgentStatus)
+	i := slices.IndexFunc(agents, func(a AgentStatus) bool { return a.AgentID == "det-hire" })
+	if i < 0 || agents[i].State != router.AgentOffline || agents[i].Name != "New Hire" {
+		t.Fatalf("the new agent is missing or not logged out: %+v", agents)
+	}
+	got["agents CHA-DET"] = slices.Delete(agents, i, i+1)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("state after the reload (-before +after):\n%s", diff)
+	}
+	// The new agent works at once, and takes a waiting contact under the
+	// new offer time (a retried route tells the offer's expiry).
+	setState(t, nc, "det-hire", "available")
+	var rep router.RouteReply
+	reqInto(t, nc, "tex.route", router.RouteRequest{ContactID: "r-1", Channel: "voice"}, &rep)
+	if rep.Agent != "det-hire" || !rep.OfferExpiresAt.Equal(now.Add(time.Duration(hired.Routing.OfferTTLSeconds)*time.Second)) {
+		t.Errorf("r-1 after the reload: %+v, want an offer to det-hire of %vs", rep, hired.Routing.OfferTTLSeconds)
+	}
+	route(t, nc, "r-new", "")
+	// The scorecard reads the new roster and site.
+	var sc scorecard.Report
+	reqInto(t, nc, "tex.scorecard.query", scorecard.QueryRequest{Team: "CHA-DET", Period: "2026-11"}, &sc)
+	if sc.Team.Site != "Chattanooga, 2nd floor" || !slices.ContainsFunc(sc.Agents, func(a scorecard.AgentRow) bool { return a.Agent == "det-hire" }) {
+		t.Errorf("the scorecard after the reload: site %q, agents %d", sc.Team.Site, len(sc.Agents))
+	}
+
+	// A crash, and a start on the new org: the same state.
+	ids = append(ids, "r-new")
+	want = settledState(t, s, nc, ids)
+	s.Kill()
+	cfg := testConfig(t, dir, clock)
+	cfg.Org = &hired
+	s2 := startConfig(t, cfg)
+	if diff := cmp.Diff(want, snapshotState(t, connect(t, s2), ids)); diff != "" {
+		t.Errorf("state after a crash and a start on the reloaded org (-before +after):\n%s", diff)
+	}
+}
+
+// TestReloadUnderTraffic reloads back and forth while commands and reads
+// of every kind run, for the race detector, and checks that every command
+// got an answer and the reloads all carried over.
+func TestReloadUnderTraffic(t *testing.T) {
+	s := startServer(t, "")
+	base := sampleOrg(t)
+	tuned := *base
+	tuned.Routing.Weights.Fairness += 0.2
+	tuned.Scorecard.TeamWeight /= 2
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	done := make(chan error, 2)
+	go func() { // commands
+		nc := connect(t, s)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := nc.Request("tex.route", fmt.Appendf(nil, `{"contact_id":"u-%d","channel":"voice","market":"DET"}`, i), 5*time.Second); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	go func() { // reads
+		nc := connect(t, s)
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			for _, subj := range []string{"tex." + QueryAgents, "tex." + QueryQueue, "tex.scorecard.query"} {
+				if _, err := nc.Request(subj, []byte(`{"team":"CHA-DET"}`), 5*time.Second); err != nil {
+					done <- err
+					return
+				}
+			}
+			if status, body := httpDo(t, s, "GET", "/v1/exports?period=2026-11", nil); status != 200 {
+				done <- fmt.Errorf("export: %d %s", status, body)
+				return
+			}
+		}
+	}()
+	for i := range 10 {
+		org := base
+		if i%2 == 0 {
+			org = &tuned
+		}
+		if err := s.Reload(ctx, org); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
