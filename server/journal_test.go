@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -293,25 +292,6 @@ func TestEventBurstNotDropped(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, p...)
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
-}
-
 // TestReplayRefusalsCounted: commands the org no longer takes (an agent
 // removed since they were journaled) are refused on replay; the first few
 // are logged one by one and the rest counted, and the others still apply.
@@ -332,7 +312,7 @@ func TestReplayRefusalsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs lockedBuffer
+	var logs natstest.LogBuffer
 	log := zerolog.New(&logs)
 	cfg.Log = &log
 	s2 := startConfig(t, cfg)

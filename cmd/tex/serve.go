@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -26,7 +27,8 @@ type ServeCmd struct {
 	LeaseTTL    time.Duration `name:"lease-ttl" help:"How long the routing lease outlives a crashed holder: the longest a standby tex on the same NATS waits to take over." env:"TEX_LEASE_TTL" default:"6s"`
 }
 
-// Run starts the server and blocks until SIGINT or SIGTERM.
+// Run starts the server and blocks until SIGINT or SIGTERM. SIGHUP
+// reloads the org directory.
 func (c *ServeCmd) Run(env *Env) error {
 	org, err := teams.Load(c.Org)
 	if err != nil {
@@ -50,14 +52,49 @@ func (c *ServeCmd) Run(env *Env) error {
 	if a := srv.HTTPAddr(); a != "" {
 		fmt.Fprintf(env.Stdout, "http: http://%s\n", a)
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-srv.Err():
-		return err // lost the routing lease: exit, and let the supervisor start a standby
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if err := c.serve(ctx, env, srv, hup); err != nil {
+		return err
 	}
 	stop() // a second signal kills the process at once
 	env.Log.Info().Msg("shutting down: draining requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), c.Drain)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// serve waits for the end (ctx, or the routing lease lost), reloading the
+// org directory on each signal of reload.
+func (c *ServeCmd) serve(ctx context.Context, env *Env, srv *server.Server, reload <-chan os.Signal) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-srv.Err():
+			return err // lost the routing lease: exit, and let the supervisor start a standby
+		case <-reload:
+			c.reload(ctx, env, srv)
+		}
+	}
+}
+
+// reload loads the org directory again and puts it in force, or logs why
+// not; either way the server goes on.
+func (c *ServeCmd) reload(ctx context.Context, env *Env, srv *server.Server) {
+	org, err := teams.Load(c.Org)
+	if err != nil {
+		env.Log.Error().Err(err).Str("org", c.Org).Msg("org not reloaded: fix the files and send SIGHUP again; still serving the org in force")
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Reload(rctx, org); err != nil {
+		env.Log.Warn().Err(err).Str("org", c.Org).Msg("org not reloaded: a restart applies it, replaying the kept journal")
+		return
+	}
+	env.Log.Info().Str("org", c.Org).Int("agents", len(org.Agents)).Int("teams", len(org.Teams)).
+		Dur("took", time.Since(start)).Msg("org reloaded")
 }

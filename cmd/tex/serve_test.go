@@ -3,7 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,6 +18,7 @@ import (
 
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/server"
+	"github.com/tex-cx/tex/server/natstest"
 	"github.com/tex-cx/tex/teams"
 )
 
@@ -92,5 +100,74 @@ func TestExplainKnownAgent(t *testing.T) {
 		if !strings.Contains(out.String(), tc.want) {
 			t.Errorf("output lacks %q:\n%s", tc.want, out.String())
 		}
+	}
+}
+
+// TestServeReloadsOnSignal: each reload signal loads the org directory
+// again; a broken file and a layout change are logged and change nothing,
+// an agent hired joins at once.
+func TestServeReloadsOnSignal(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"org.yaml", "customers.csv"} {
+		b, err := os.ReadFile(filepath.Join("../../testdata/org", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orgYAML, _ := os.ReadFile(filepath.Join(dir, "org.yaml"))
+	write := func(s string) {
+		if err := os.WriteFile(filepath.Join(dir, "org.yaml"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	org, err := teams.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs natstest.LogBuffer
+	log := zerolog.New(&logs)
+	srv, err := server.Start(context.Background(), server.Config{Org: org, DataDir: t.TempDir(), NATSListen: "127.0.0.1:0", Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Kill() })
+	ctx, cancel := context.WithCancel(context.Background())
+	reload := make(chan os.Signal)
+	served := make(chan error, 1)
+	c := &ServeCmd{Org: dir}
+	go func() { served <- c.serve(ctx, &Env{Stdout: io.Discard, Stderr: io.Discard, Log: &log}, srv, reload) }()
+	hasAgent := func(id string) bool {
+		return slices.ContainsFunc(srv.Store().AgentsByTeam("CHA-DET"), func(a *teams.AgentRow) bool { return a.ID == id })
+	}
+	step := func(yaml, wantLog string) {
+		t.Helper()
+		write(yaml)
+		reload <- syscall.SIGHUP
+		natstest.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
+			if !strings.Contains(logs.String(), wantLog) {
+				return fmt.Errorf("no %q in the log:\n%s", wantLog, logs.String())
+			}
+			return nil
+		})
+	}
+	step(string(orgYAML)+"\nteams: [broken\n", "fix the files and send SIGHUP again")
+	hired := strings.Replace(string(orgYAML), "agents:\n", "agents:\n  - {id: det-hire, name: Nia Hires, team: CHA-DET, role: expert, channels: {voice: 1}}\n", 1)
+	step(strings.Replace(hired, "teams:\n", "teams:\n  - {id: CHA-NEW, name: New, site: Chattanooga}\n", 1), "team CHA-NEW added")
+	if hasAgent("det-hire") {
+		t.Fatal("a refused reload brought in its agent")
+	}
+	step(hired, "org reloaded")
+	natstest.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if !hasAgent("det-hire") {
+			return errors.New("det-hire is not in the read store")
+		}
+		return nil
+	})
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }

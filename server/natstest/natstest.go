@@ -1,6 +1,7 @@
 package natstest
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -70,4 +71,24 @@ func JetStream(tb testing.TB, nc *nats.Conn) jetstream.JetStream {
 		tb.Fatal(err)
 	}
 	return js
+}
+
+// LogBuffer is a log sink safe for a server's goroutines, for tests that
+// read what was logged.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b = append(l.b, p...)
+	return len(p), nil
+}
+
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.b)
 }
