@@ -36,6 +36,11 @@ func (c *ServeCmd) Run(env *Env) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Before the start, which may wait long as a standby: SIGHUP's default
+	// is to kill the process. One that comes meanwhile reloads once it serves.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	gogc, _ := server.TuneGC()
 	env.Log.Debug().Str("gogc", gogc).Msg("collector tuned")
 	srv, err := server.Start(ctx, server.Config{Org: org, DataDir: c.Data, NATSListen: c.NATSListen,
@@ -52,9 +57,6 @@ func (c *ServeCmd) Run(env *Env) error {
 	if a := srv.HTTPAddr(); a != "" {
 		fmt.Fprintf(env.Stdout, "http: http://%s\n", a)
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	if err := c.serve(ctx, env, srv, hup); err != nil {
 		return err
 	}
