@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -142,4 +143,32 @@ func manualClock(start time.Time) (clock func() time.Time, advance func(time.Dur
 	now := start
 	return func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+}
+
+// startWithQueue starts a server on dir with its clock standing still,
+// logs det-016 in and routes n contacts named prefix-0..: the first is
+// offered to det-016, the others wait. It returns the clock, the ids and
+// the settled state too.
+func startWithQueue(t *testing.T, dir, prefix string, n int) (*Server, *nats.Conn, func() time.Time, []string, map[string]any) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := func() time.Time { return now }
+	s := startServerClock(t, dir, clock)
+	nc := connect(t, s)
+	setState(t, nc, "det-016", "available")
+	var ids []string
+	for i := range n {
+		ids = append(ids, fmt.Sprintf("%s-%d", prefix, i))
+		route(t, nc, ids[i], "")
+	}
+	return s, nc, clock, ids, settledState(t, s, nc, ids)
+}
+
+// hiredOrg is the sample org with det-hire, a new expert on CHA-DET,
+// listed first so that every agent index moves.
+func hiredOrg(t testing.TB) *teams.Org {
+	org := *sampleOrg(t)
+	org.Agents = append([]teams.Agent{{ID: "det-hire", Name: "New Hire", Team: "CHA-DET", Role: teams.RoleExpert,
+		Skills: map[string]int{"billing": 3}, Languages: []string{"en"}, Channels: map[string]int{"voice": 1}}}, org.Agents...)
+	return &org
 }

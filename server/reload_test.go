@@ -22,17 +22,8 @@ import (
 // start on the new org come back to the same state.
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Now().UTC().Truncate(time.Second)
-	clock := func() time.Time { return now }
-	s := startServerClock(t, dir, clock)
-	nc := connect(t, s)
-	setState(t, nc, "det-016", "available")
-	var ids []string
-	for i := range 3 {
-		ids = append(ids, fmt.Sprintf("r-%d", i))
-		route(t, nc, ids[i], "")
-	}
-	want := settledState(t, s, nc, ids)
+	s, nc, clock, ids, want := startWithQueue(t, dir, "r", 3)
+	now := clock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -51,9 +42,7 @@ func TestReload(t *testing.T) {
 	}
 
 	// Agents and settings carry over.
-	hired := *sampleOrg(t)
-	hired.Agents = append([]teams.Agent{{ID: "det-hire", Name: "New Hire", Team: "CHA-DET", Role: teams.RoleExpert,
-		Skills: map[string]int{"billing": 3}, Languages: []string{"en"}, Channels: map[string]int{"voice": 1}}}, hired.Agents...)
+	hired := hiredOrg(t)
 	hired.Routing.OfferTTLSeconds += 40
 	hired.Teams = slices.Clone(hired.Teams)
 	for i := range hired.Teams {
@@ -61,7 +50,7 @@ func TestReload(t *testing.T) {
 			hired.Teams[i].Site = "Chattanooga, 2nd floor"
 		}
 	}
-	if err := s.Reload(ctx, &hired); err != nil {
+	if err := s.Reload(ctx, hired); err != nil {
 		t.Fatal(err)
 	}
 	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
@@ -101,7 +90,7 @@ func TestReload(t *testing.T) {
 	want = settledState(t, s, nc, ids)
 	s.Kill()
 	cfg := testConfig(t, dir, clock)
-	cfg.Org = &hired
+	cfg.Org = hired
 	s2 := startConfig(t, cfg)
 	if diff := cmp.Diff(want, snapshotState(t, connect(t, s2), ids)); diff != "" {
 		t.Errorf("state after a crash and a start on the reloaded org (-before +after):\n%s", diff)

@@ -220,26 +220,14 @@ func TestJournalTrimmed(t *testing.T) {
 // state it had, the new agent logged out.
 func TestSnapshotCarriesOverOrgChanges(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Now().UTC().Truncate(time.Second)
-	clock := func() time.Time { return now }
-	s := startServerClock(t, dir, clock)
-	nc := connect(t, s)
-	setState(t, nc, "det-016", "available")
-	var ids []string
-	for i := range 4 {
-		ids = append(ids, fmt.Sprintf("h-%d", i))
-		route(t, nc, ids[i], "")
-	}
-	want := settledState(t, s, nc, ids)
+	s, _, clock, ids, want := startWithQueue(t, dir, "h", 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	hired := *sampleOrg(t)
-	hired.Agents = append([]teams.Agent{{ID: "det-hire", Name: "New Hire", Team: "CHA-DET", Role: teams.RoleExpert,
-		Skills: map[string]int{"billing": 3}, Languages: []string{"en"}, Channels: map[string]int{"voice": 1}}}, hired.Agents...)
+	hired := hiredOrg(t)
 	for i := range hired.Agents {
 		if hired.Agents[i].ID == "det-030" {
 			hired.Agents[i].Skills = map[string]int{"billing": 5}
@@ -250,7 +238,7 @@ func TestSnapshotCarriesOverOrgChanges(t *testing.T) {
 	hired.Routing.OfferTTLSeconds += 5
 	hired.Scorecard.TeamWeight /= 2
 	cfg := testConfig(t, dir, clock)
-	cfg.Org = &hired
+	cfg.Org = hired
 	s2 := startConfig(t, cfg)
 	if s2.Replayed() != 0 || s2.w.snapSeq == 0 {
 		t.Fatalf("replayed %d entries (snapshot at %d): the snapshot did not carry over", s2.Replayed(), s2.w.snapSeq)
