@@ -92,6 +92,10 @@ func TestReload(t *testing.T) {
 	cfg := testConfig(t, dir, clock)
 	cfg.Org = hired
 	s2 := startConfig(t, cfg)
+	// From the snapshot the reload saved: only the commands after it replay.
+	if s2.w.snapSeq < uint64(len(ids)) || s2.Replayed() > 3 {
+		t.Errorf("the start restored the snapshot at %d and replayed %d entries; want the reload's snapshot", s2.w.snapSeq, s2.Replayed())
+	}
 	if diff := cmp.Diff(want, snapshotState(t, connect(t, s2), ids)); diff != "" {
 		t.Errorf("state after a crash and a start on the reloaded org (-before +after):\n%s", diff)
 	}

@@ -50,7 +50,8 @@ type snapshotter struct {
 
 type pendingSnapshot struct {
 	snap  savedSnapshot
-	after eventID // the last event before it
+	after eventID       // the last event before it
+	done  chan struct{} // when set, closed once the saver is through with it, saved or not
 }
 
 // coreOptions are the options of the serve core, live, replayed or restored.
@@ -106,6 +107,9 @@ func (s *snapshotter) run() {
 				return
 			}
 			s.save(p.snap)
+			if p.done != nil {
+				close(p.done)
+			}
 		case <-s.stop:
 			return
 		}

@@ -853,8 +853,7 @@ type reload struct {
 
 // reload carries the core's state over into org, as a start restores a
 // snapshot into a changed org (router.Restore), and leaves the core as it
-// was when the state does not carry over. A snapshot follows, so that a
-// start after a crash replays only what came after the change.
+// was when the state does not carry over.
 func (w *writer) reload(org *teams.Org) error {
 	if !w.healthy() {
 		return fmt.Errorf("server: the journal is failing (%w); reload once it recovers", w.broken)
@@ -873,10 +872,25 @@ func (w *writer) reload(org *teams.Org) error {
 	}
 	w.core, w.org = core, org
 	w.syncStore(org)
+	// Commands wait for the snapshot to be saved (a few hundred ms for a
+	// month of state): a start after a crash then replays under the new
+	// org only what the new org decided.
 	w.snapSeq = 0 // the state is the same, the org is not: snapshot it anyway
-	w.snapshot()
+	if p, ok := w.takeSnapshot(); ok {
+		p.done = make(chan struct{})
+		w.snaps.offer(p)
+		select {
+		case <-p.done:
+		case <-time.After(reloadSaveWait):
+			w.log.Warn().Msg("the snapshot after the org reload is not saved yet; serving on")
+		case <-w.killed:
+		}
+	}
 	return nil
 }
+
+// reloadSaveWait bounds the pause of a reload for its snapshot.
+const reloadSaveWait = 10 * time.Second
 
 // syncStore replaces the read store's live rows with the core's, after a
 // rebuild from the journal (with the acker drained: rows of commands the
