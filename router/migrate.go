@@ -11,46 +11,52 @@ import (
 	"github.com/tex-cx/tex/teams"
 )
 
-// A snapshot restores into an org whose agent directory changed (agents
-// hired, gone, or edited), and whose routing settings were tuned, as long
-// as the layout of the core's state stays: markets, teams, fallback
-// chains (routingFingerprint). Those are the org changes of every week;
-// the others (a team or a market added, a chain changed) make the shell
-// replay its journal.
+// A snapshot restores into an org whose agents, teams or markets changed
+// (hired, gone, edited, opened, closed) and whose routing settings were
+// tuned, as long as what lays out the waiting contacts stays: each
+// remaining market's home and fallback teams and chain, and the org-wide
+// chain, contact roles and EWT sample size (layoutConflicts,
+// routingFingerprint). Those are the org changes of every week; the
+// others make the shell replay its journal.
 //
-// The snapshot names the org's agents, channels, languages and skills by
-// index; migrate rewrites those indexes for the new org. It refuses, so
-// that the journal is replayed instead, when the state would not carry
-// over as it stands:
+// The snapshot names the org's agents, teams, markets, channels,
+// languages and skills by index; migrate rewrites those indexes for the
+// new org, by id. It refuses, so that the journal is replayed instead,
+// when the state would not carry over as it stands:
 //   - an agent gone from the org who is logged in, holds work, or served
 //     a contact still retained (a late wrap-up must name them);
 //   - an agent logged in or holding work whose team, role or channel
 //     capacities changed (their readiness and their team's count would
 //     change under them);
-//   - a channel, language or skill a live or retained contact names that
-//     the new org lacks.
+//   - a team, market, channel, language or skill a live or retained
+//     contact names that the new org lacks.
 //
 // Continuity memory forgets the agents who are gone. New agents start
-// logged out, as in a new core.
+// logged out and new teams empty, as in a new core.
 
-// routingFingerprint names what of the org the core's state is laid out
-// by, less its agents, and the options: what must not change for a
-// snapshot to migrate. That is the markets and teams with their ids, home
-// and fallback teams, the fallback chains, and the sizes of the core's
-// tables. Left out:
+// routingFingerprint names the org-wide settings the core's state is laid
+// out by, and the options: what must not change for a snapshot to
+// migrate. That is the default fallback chain, the contact roles and the
+// EWT sample size (the length of each team's handle-time ring). The rest
+// of the layout is checked market by market (layoutConflicts): a market
+// that stays keeps its home and fallback teams and its chain, and teams
+// and markets may come and go (migrate). Left out:
 //   - what the core never reads: the scorecard's settings, and the names
 //     and sites of markets and teams (reports show them);
 //   - the settings routing reads only when it decides or schedules:
 //     weights, offer, wrap-up and lease times, continuity, load, fairness
-//     and callback settings, skill minimums, the default language and
-//     handle time, retention, and the markets' area codes and callback
+//     and callback settings, skill minimums, the default language, market
+//     and handle time, retention, and the markets' area codes and callback
 //     overrides. A restored core applies the new values from then on;
 //     timers already set keep their deadlines (a timer that now comes out
 //     of order goes to the heap, see schedule).
 //
-// A new setting counts as layout until it is listed here: the safe side.
+// A new org-wide setting counts as layout until it is listed here: the
+// safe side.
 func routingFingerprint(org *teams.Org, opts Options) (string, error) {
-	return fingerprint(layoutOf(org), opts)
+	r := org.Routing
+	return fingerprint(&teams.Org{Routing: teams.RoutingConfig{Chain: r.Chain, ContactRoles: r.ContactRoles,
+		EWTSampleSize: r.EWTSampleSize}}, opts)
 }
 
 // layoutOf is the part of org that routingFingerprint covers.
@@ -78,37 +84,15 @@ func layoutOf(org *teams.Org) *teams.Org {
 	return &rest
 }
 
-// layoutChanges says, in an operator's words, how the layout now differs
-// from was: why a start replays its journal instead of restoring.
-func layoutChanges(was, now *teams.Org) []string {
+// layoutConflicts says, in an operator's words, what of now's layout
+// keeps a snapshot of was from carrying over: a market both have whose
+// home team, fallback teams or chain changed, and the org-wide chain,
+// contact roles or EWT sample size. Teams and markets added, removed or
+// listed in another order are not conflicts: migrate maps them by id, and
+// refuses when a contact names one that is gone.
+func layoutConflicts(was, now *teams.Org) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	ids := func(n int, id func(int) string) []string {
-		s := make([]string, n)
-		for i := range s {
-			s[i] = id(i)
-		}
-		return s
-	}
-	compareIDs := func(kind string, a, b []string) {
-		for _, id := range b {
-			if !slices.Contains(a, id) {
-				add("%s %s added", kind, id)
-			}
-		}
-		for _, id := range a {
-			if !slices.Contains(b, id) {
-				add("%s %s removed", kind, id)
-			}
-		}
-		if len(out) == 0 && !slices.Equal(a, b) {
-			add("%ss listed in another order", kind)
-		}
-	}
-	compareIDs("team", ids(len(was.Teams), func(i int) string { return was.Teams[i].ID }),
-		ids(len(now.Teams), func(i int) string { return now.Teams[i].ID }))
-	compareIDs("market", ids(len(was.Markets), func(i int) string { return was.Markets[i].ID }),
-		ids(len(now.Markets), func(i int) string { return now.Markets[i].ID }))
 	for i := range now.Markets {
 		m := &now.Markets[i]
 		j := slices.IndexFunc(was.Markets, func(o teams.Market) bool { return o.ID == m.ID })
@@ -125,9 +109,6 @@ func layoutChanges(was, now *teams.Org) []string {
 		if !reflect.DeepEqual(o.Routing, m.Routing) {
 			add("market %s: its fallback chain", m.ID)
 		}
-	}
-	if was.DefaultMarket != now.DefaultMarket {
-		add("default market %s, was %s", now.DefaultMarket, was.DefaultMarket)
 	}
 	if !slices.Equal(was.Routing.Chain, now.Routing.Chain) {
 		add("routing.chain")
@@ -271,6 +252,49 @@ func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
 	}
 	hist := func(h *historySnap) {
 		h.Entries = remapAgents(h.Entries, func(e *histEntrySnap) *int32 { return &e.Agent }, agent)
+	}
+	// Teams and markets, by id: old index to new, -1 when gone.
+	teamMap := make([]int32, len(m.Teams))
+	byNewTeam := make([]*teamSnap, len(c.teams))
+	for i := range m.Teams {
+		ts := &m.Teams[i]
+		ni, ok := c.teamIdx[ts.ID]
+		teamMap[i] = -1
+		if !ok {
+			continue
+		}
+		if byNewTeam[ni] != nil {
+			return nil, fmt.Errorf("team %s is in the snapshot twice", ts.ID)
+		}
+		teamMap[i], byNewTeam[ni] = ni, ts
+	}
+	m.Teams = make([]teamSnap, len(c.teams))
+	for i, t := range c.teams {
+		if byNewTeam[i] != nil {
+			m.Teams[i] = *byNewTeam[i]
+		} else {
+			m.Teams[i] = teamSnap{ID: t.id, Ring: make([]float64, len(t.handle.ring))}
+		}
+	}
+	if m.Layout == nil || len(m.Layout.Markets) == 0 && len(m.Contacts) > 0 {
+		return nil, fmt.Errorf("the snapshot does not describe its markets")
+	}
+	marketMap := make([]int32, len(m.Layout.Markets))
+	for i, om := range m.Layout.Markets {
+		marketMap[i] = -1
+		if ni, ok := c.mktIdx[om.ID]; ok {
+			marketMap[i] = ni
+		}
+	}
+	for i := range m.Contacts {
+		cs := &m.Contacts[i]
+		if cs.Team < 0 || int(cs.Team) >= len(teamMap) || teamMap[cs.Team] < 0 {
+			return nil, fmt.Errorf("contact %s is of a team the org no longer has", cs.ID)
+		}
+		if cs.Market < 0 || int(cs.Market) >= len(marketMap) || marketMap[cs.Market] < 0 {
+			return nil, fmt.Errorf("contact %s is of a market the org no longer has", cs.ID)
+		}
+		cs.Team, cs.Market = teamMap[cs.Team], marketMap[cs.Market]
 	}
 	for i := range m.Contacts {
 		cs := &m.Contacts[i]

@@ -493,14 +493,20 @@ func migrationOrgs() (from, to *teams.Org) {
 func TestLayoutChangesNamed(t *testing.T) {
 	opts := Options{Explain: true}
 	c := newCore(t, propOrg())
+	mustRoute(t, c, 1, RouteRequest{ContactID: "a", Channel: "voice", Market: "CLE"})
+	c.Events()
 	snap, err := c.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for want, change := range map[string]func(o *teams.Org){
-		"team CHA-X added": func(o *teams.Org) { o.Teams = append(o.Teams, teams.Team{ID: "CHA-X"}) },
-		"market CLE removed": func(o *teams.Org) {
+		"contact a is of a market the org no longer has": func(o *teams.Org) {
 			o.Markets = slices.DeleteFunc(slices.Clone(o.Markets), func(m teams.Market) bool { return m.ID == "CLE" })
+		},
+		"routing.contact_roles": func(o *teams.Org) { o.Routing.ContactRoles = append(o.Routing.ContactRoles, teams.RoleCoach) },
+		"market CLE: home team CHA-DET, was CHA-CLE": func(o *teams.Org) {
+			o.Markets = slices.Clone(o.Markets)
+			o.Markets[1].HomeTeam, o.Markets[1].FallbackTeams = "CHA-DET", []string{"CHA-CLE"}
 		},
 		"market DET: fallback teams [], were [CHA-CLE]": func(o *teams.Org) {
 			o.Markets = slices.Clone(o.Markets)
@@ -605,8 +611,37 @@ func TestSnapshotCarriesOverTunedSettings(t *testing.T) {
 // the same replies, events and decision records from the restore on, and
 // the invariants hold throughout.
 func TestSnapshotMigratesAgentChanges(t *testing.T) {
-	from, to := migrationOrgs()
-	for _, seed := range []uint64{11, 12, 13} {
+	checkMigration(t, []uint64{11, 12, 13}, migrationOrgs)
+}
+
+// growthOrgs are two orgs where to has a team and a market more, listed
+// first so that every team and market index moves, with an agent who
+// never logs in; its market falls back to CHA-DET, which thus becomes a
+// sister team of it.
+func growthOrgs() (from, to *teams.Org) {
+	from, to = propOrg(), propOrg()
+	to.Teams = append([]teams.Team{{ID: "CHA-NEW", Site: "Chattanooga"}}, to.Teams...)
+	to.Markets = append([]teams.Market{{ID: "NEW", Name: "New", HomeTeam: "CHA-NEW", FallbackTeams: []string{"CHA-DET"},
+		AreaCodes: []string{"999"}}}, to.Markets...)
+	to.Agents = append([]teams.Agent{{ID: "new-001", Name: "New", Team: "CHA-NEW", Role: teams.RoleExpert,
+		Languages: []string{"en"}, Channels: map[string]int{"voice": 1}}}, to.Agents...)
+	return from, to
+}
+
+// TestSnapshotMigratesGrowth: a team and a market opened (the carrier
+// grows) carry a snapshot over as agent changes do: the migrated core goes
+// on exactly as one that had the new org from the start.
+func TestSnapshotMigratesGrowth(t *testing.T) {
+	checkMigration(t, []uint64{14, 15}, growthOrgs)
+}
+
+// checkMigration restores random runs on from into to at several points,
+// and compares the state at the restore and every reply, event and
+// decision record after it with a core that had to from the start (given
+// commands that name nothing the orgs differ in).
+func checkMigration(t *testing.T, seeds []uint64, orgs func() (from, to *teams.Org)) {
+	from, to := orgs()
+	for _, seed := range seeds {
 		const n = 3000
 		points := []int{1, 150, 333, 700, 1000, 1500, 1777, 2222, 2600, 2900}
 		// The state a core on the new org all along has at each point,
@@ -705,7 +740,12 @@ func TestMigrationRefusals(t *testing.T) {
 			o.Markets = slices.Clone(o.Markets)
 			o.Markets[0].AreaCodes = append(slices.Clone(o.Markets[0].AreaCodes), "999")
 		}, true},
-		"a team added": {func(o *teams.Org) { o.Teams = append(o.Teams, teams.Team{ID: "CHA-X"}) }, false},
+		"a team added": {func(o *teams.Org) { o.Teams = append(o.Teams, teams.Team{ID: "CHA-X"}) }, true},
+		"teams and markets listed in another order": {func(o *teams.Org) {
+			o.Teams, o.Markets = slices.Clone(o.Teams), slices.Clone(o.Markets)
+			slices.Reverse(o.Teams)
+			slices.Reverse(o.Markets)
+		}, true},
 	} {
 		org, _ := migrationOrgs()
 		org.Agents = slices.Clone(from.Agents)

@@ -352,13 +352,15 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fp != s.Org && (s.Routing == "" || s.Routing != rfp) {
+	if fp != s.Org {
 		if s.Layout != nil {
-			if changes := layoutChanges(s.Layout, layoutOf(org)); len(changes) > 0 {
-				return nil, fmt.Errorf("router: the org's layout changed since the snapshot: %s", strings.Join(changes, "; "))
+			if conflicts := layoutConflicts(s.Layout, layoutOf(org)); len(conflicts) > 0 {
+				return nil, fmt.Errorf("router: the org's layout changed since the snapshot: %s", strings.Join(conflicts, "; "))
 			}
 		}
-		return nil, fmt.Errorf("router: the snapshot was taken with another org or other options")
+		if s.Layout == nil || s.Routing != rfp {
+			return nil, fmt.Errorf("router: the snapshot was taken with another org or other options")
+		}
 	}
 	c, err := New(org, opts)
 	if err != nil {

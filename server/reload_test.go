@@ -28,21 +28,24 @@ func TestReload(t *testing.T) {
 	defer cancel()
 
 	// A layout change is refused, and nothing changes.
-	grown := *sampleOrg(t)
-	grown.Teams = append(slices.Clone(grown.Teams), teams.Team{ID: "CHA-NEW", Site: "Chattanooga"})
-	err := s.Reload(ctx, &grown)
-	if err == nil || !strings.Contains(err.Error(), "team CHA-NEW added") {
-		t.Fatalf("a reload with a new team: %v, want a refusal naming the team", err)
+	moved := *sampleOrg(t)
+	moved.Markets = slices.Clone(moved.Markets)
+	moved.Markets[0].FallbackTeams = nil
+	moved.Teams = append(slices.Clone(moved.Teams), teams.Team{ID: "CHA-NEW", Site: "Chattanooga"})
+	err := s.Reload(ctx, &moved)
+	if err == nil || !strings.Contains(err.Error(), "market DET: fallback teams [], were [CHA-CLE]") {
+		t.Fatalf("a reload that drops a market's fallback team: %v, want a refusal naming it", err)
 	}
 	if status, body := httpDo(t, s, "GET", "/v1/teams/CHA-NEW/queue", nil); status != 404 {
-		t.Errorf("after the refused reload, the new team answers %d %s", status, body)
+		t.Errorf("after the refused reload, its new team answers %d %s", status, body)
 	}
 	if diff := cmp.Diff(want, snapshotState(t, nc, ids)); diff != "" {
 		t.Fatalf("a refused reload changed the state (-before +after):\n%s", diff)
 	}
 
-	// Agents and settings carry over.
+	// Agents, settings and a new team carry over.
 	hired := hiredOrg(t)
+	hired.Teams = append(slices.Clone(hired.Teams), teams.Team{ID: "CHA-NEW", Name: "New", Site: "Chattanooga"})
 	hired.Routing.OfferTTLSeconds += 40
 	hired.Teams = slices.Clone(hired.Teams)
 	for i := range hired.Teams {
@@ -68,6 +71,9 @@ func TestReload(t *testing.T) {
 	got["agents CHA-DET"] = slices.Delete(agents, i, i+1)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("state after the reload (-before +after):\n%s", diff)
+	}
+	if status, body := httpDo(t, s, "GET", "/v1/teams/CHA-NEW/queue", nil); status != 200 {
+		t.Errorf("after the reload, the new team answers %d %s", status, body)
 	}
 	// The new agent works at once, and takes a waiting contact under the
 	// new offer time (a retried route tells the offer's expiry).

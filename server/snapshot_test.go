@@ -14,7 +14,6 @@ import (
 
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/server/natstest"
-	"github.com/tex-cx/tex/teams"
 )
 
 // TestRestartFromSnapshot: a start restores the latest snapshot and replays
@@ -118,11 +117,12 @@ func TestRestartFromSnapshot(t *testing.T) {
 	s.Kill()
 
 	// An org whose layout changed: the snapshot does not carry over, and
-	// the whole journal is replayed instead (a team no market routes to
-	// changes nothing in the state).
+	// the whole journal is replayed instead (a longer EWT sample changes
+	// nothing here: no contact has ended, so the EWT uses the default
+	// handle time).
 	cfg := testConfig(t, dir, clock)
 	org := *cfg.Org
-	org.Teams = append(slices.Clone(org.Teams), teams.Team{ID: "CHA-NEW", Name: "New", Site: "Chattanooga"})
+	org.Routing.EWTSampleSize++
 	cfg.Org, cfg.SnapshotEvery = &org, -1
 	s = startConfig(t, cfg)
 	if s.w.snapSeq != 0 || s.w.replayed <= int(taken) {

@@ -104,8 +104,9 @@ func TestExplainKnownAgent(t *testing.T) {
 }
 
 // TestServeReloadsOnSignal: each reload signal loads the org directory
-// again; a broken file and a layout change are logged and change nothing,
-// an agent hired joins at once.
+// again; a broken file and a change that does not carry over (a market's
+// fallback team dropped) are logged and change nothing, an agent hired
+// joins at once.
 func TestServeReloadsOnSignal(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"org.yaml", "customers.csv"} {
@@ -155,7 +156,7 @@ func TestServeReloadsOnSignal(t *testing.T) {
 	}
 	step(string(orgYAML)+"\nteams: [broken\n", "fix the files and send SIGHUP again")
 	hired := strings.Replace(string(orgYAML), "agents:\n", "agents:\n  - {id: det-hire, name: Nia Hires, team: CHA-DET, role: expert, channels: {voice: 1}}\n", 1)
-	step(strings.Replace(hired, "teams:\n", "teams:\n  - {id: CHA-NEW, name: New, site: Chattanooga}\n", 1), "team CHA-NEW added")
+	step(strings.Replace(hired, "fallback_teams: [CHA-CLE]", "fallback_teams: []", 1), "market DET: fallback teams")
 	if hasAgent("det-hire") {
 		t.Fatal("a refused reload brought in its agent")
 	}
