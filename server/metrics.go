@@ -15,6 +15,7 @@ type metrics struct {
 	decisions     *prometheus.CounterVec
 	offersExpired *prometheus.CounterVec
 	latency       prometheus.Histogram
+	reloads       *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, store *teams.Store, now func() time.Time) *metrics {
@@ -32,8 +33,15 @@ func newMetrics(reg *prometheus.Registry, store *teams.Store, now func() time.Ti
 			Help:    "Time from a route request's arrival to its reply, journal write included.",
 			Buckets: []float64{50e-6, 100e-6, 200e-6, 400e-6, 800e-6, 1.6e-3, 3.2e-3, 6.4e-3, 12.8e-3, 25.6e-3, 0.1, 1},
 		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tex_org_reloads_total",
+			Help: "Org reloads while serving, by result: applied, or refused (the state does not carry over).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.decisions, m.offersExpired, m.latency, &storeCollector{store: store, now: now},
+	for _, r := range []string{"applied", "refused"} {
+		m.reloads.WithLabelValues(r) // both series from the start, for alerts on increase
+	}
+	reg.MustRegister(m.decisions, m.offersExpired, m.latency, m.reloads, &storeCollector{store: store, now: now},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -91,6 +91,12 @@ func TestReload(t *testing.T) {
 		t.Errorf("the scorecard after the reload: site %q, agents %d", sc.Team.Site, len(sc.Agents))
 	}
 
+	if status, body := httpDo(t, s, "GET", "/metrics", nil); status != 200 ||
+		!strings.Contains(string(body), `tex_org_reloads_total{result="applied"} 1`) ||
+		!strings.Contains(string(body), `tex_org_reloads_total{result="refused"} 1`) {
+		t.Errorf("metrics after one reload refused and one applied:\n%s", body)
+	}
+
 	// A crash, and a start on the new org: the same state.
 	ids = append(ids, "r-new")
 	want = settledState(t, s, nc, ids)

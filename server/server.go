@@ -336,12 +336,14 @@ func (s *Server) Reload(ctx context.Context, org *teams.Org) error {
 		return ctx.Err()
 	}
 	if err != nil {
+		s.metrics.reloads.WithLabelValues("refused").Inc()
 		return err
 	}
 	s.org.Store(org)
 	if s.score != nil {
 		s.score.SetOrg(org)
 	}
+	s.metrics.reloads.WithLabelValues("applied").Inc()
 	return nil
 }
 
