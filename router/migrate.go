@@ -3,7 +3,6 @@ package router
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,11 +12,10 @@ import (
 
 // A snapshot restores into an org whose agents, teams or markets changed
 // (hired, gone, edited, opened, closed) and whose routing settings were
-// tuned, as long as what lays out the waiting contacts stays: each
-// remaining market's home and fallback teams and chain, and the org-wide
-// chain, contact roles and EWT sample size (layoutConflicts,
-// routingFingerprint). Those are the org changes of every week; the
-// others make the shell replay its journal.
+// tuned, as long as what lays out the live contacts stays: the home and
+// fallback teams and the chain of each market with contacts live
+// (layoutConflicts). Those are the org changes of every week; the rest
+// wait for a quiet market, or make the shell replay its journal.
 //
 // The snapshot names the org's agents, teams, markets, channels,
 // languages and skills by index; migrate rewrites those indexes for the
@@ -34,13 +32,13 @@ import (
 // Continuity memory forgets the agents who are gone. New agents start
 // logged out and new teams empty, as in a new core.
 
-// routingFingerprint names the org-wide settings the core's state is laid
-// out by, and the options: what must not change for a snapshot to
-// migrate. That is the default fallback chain, the contact roles and the
-// EWT sample size (the length of each team's handle-time ring). The rest
-// of the layout is checked market by market (layoutConflicts): a market
-// that stays keeps its home and fallback teams and its chain, and teams
-// and markets may come and go (migrate). Left out:
+// routingFingerprint names the core's options: with the layout the
+// snapshot carries (layoutOf), what a snapshot migrates under. The org's
+// layout is checked market by market instead (layoutConflicts): a market
+// with live contacts keeps its home and fallback teams and its chain,
+// since its waiting contacts sit in those teams' queues at a step of that
+// chain; teams and markets may come and go (migrate). Everything else may
+// change:
 //   - what the core never reads: the scorecard's settings, and the names
 //     and sites of markets and teams (reports show them);
 //   - the settings routing reads only when it decides or schedules:
@@ -49,14 +47,12 @@ import (
 //     and handle time, retention, and the markets' area codes and callback
 //     overrides. A restored core applies the new values from then on;
 //     timers already set keep their deadlines (a timer that now comes out
-//     of order goes to the heap, see schedule).
-//
-// A new org-wide setting counts as layout until it is listed here: the
-// safe side.
-func routingFingerprint(org *teams.Org, opts Options) (string, error) {
-	r := org.Routing
-	return fingerprint(&teams.Org{Routing: teams.RoutingConfig{Chain: r.Chain, ContactRoles: r.ContactRoles,
-		EWTSampleSize: r.EWTSampleSize}}, opts)
+//     of order goes to the heap, see schedule);
+//   - the contact roles, since an agent logged in whose role changed
+//     sides refuses the snapshot (agentShape), and the EWT sample size,
+//     since migrate refits each team's handle-time window.
+func routingFingerprint(_ *teams.Org, opts Options) (string, error) {
+	return fingerprint(&teams.Org{}, opts)
 }
 
 // layoutOf is the part of org that routingFingerprint covers.
@@ -85,41 +81,54 @@ func layoutOf(org *teams.Org) *teams.Org {
 }
 
 // layoutConflicts says, in an operator's words, what of now's layout
-// keeps a snapshot of was from carrying over: a market both have whose
-// home team, fallback teams or chain changed, and the org-wide chain,
-// contact roles or EWT sample size. Teams and markets added, removed or
-// listed in another order are not conflicts: migrate maps them by id, and
-// refuses when a contact names one that is gone.
-func layoutConflicts(was, now *teams.Org) []string {
+// keeps a snapshot of was from carrying over: a market with contacts live
+// in the snapshot (busy) whose home team, fallback teams or chain (its
+// own, or the org's it follows) changed. Teams and markets added, removed
+// or listed in another order are not conflicts: migrate maps them by id,
+// and refuses when a contact names one that is gone.
+func layoutConflicts(was, now *teams.Org, busy map[string]bool) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	chainOf := func(o *teams.Org, m *teams.Market) []teams.ChainStep {
+		if m.Routing != nil && len(m.Routing.Chain) > 0 {
+			return m.Routing.Chain
+		}
+		return o.Routing.Chain
+	}
 	for i := range now.Markets {
 		m := &now.Markets[i]
 		j := slices.IndexFunc(was.Markets, func(o teams.Market) bool { return o.ID == m.ID })
-		if j < 0 {
+		if j < 0 || !busy[m.ID] {
 			continue
 		}
 		o := &was.Markets[j]
 		if o.HomeTeam != m.HomeTeam {
-			add("market %s: home team %s, was %s", m.ID, m.HomeTeam, o.HomeTeam)
+			add("market %s, with contacts live: home team %s, was %s", m.ID, m.HomeTeam, o.HomeTeam)
 		}
 		if !slices.Equal(o.FallbackTeams, m.FallbackTeams) {
-			add("market %s: fallback teams %v, were %v", m.ID, m.FallbackTeams, o.FallbackTeams)
+			add("market %s, with contacts live: fallback teams %v, were %v", m.ID, m.FallbackTeams, o.FallbackTeams)
 		}
-		if !reflect.DeepEqual(o.Routing, m.Routing) {
-			add("market %s: its fallback chain", m.ID)
+		if !slices.Equal(chainOf(was, o), chainOf(now, m)) {
+			add("market %s, with contacts live: its fallback chain", m.ID)
 		}
-	}
-	if !slices.Equal(was.Routing.Chain, now.Routing.Chain) {
-		add("routing.chain")
-	}
-	if !slices.Equal(was.Routing.ContactRoles, now.Routing.ContactRoles) {
-		add("routing.contact_roles %v, were %v", now.Routing.ContactRoles, was.Routing.ContactRoles)
-	}
-	if was.Routing.EWTSampleSize != now.Routing.EWTSampleSize {
-		add("routing.ewt_sample_size %d, was %d", now.Routing.EWTSampleSize, was.Routing.EWTSampleSize)
 	}
 	return out
+}
+
+// busyMarkets are the markets of the snapshot's live contacts (not
+// completed or abandoned), by id.
+func (s *Snapshot) busyMarkets() map[string]bool {
+	busy := map[string]bool{}
+	if s.Layout == nil {
+		return busy
+	}
+	for i := range s.Contacts {
+		cs := &s.Contacts[i]
+		if cs.State != ContactCompleted && cs.State != ContactAbandoned && cs.Market >= 0 && int(cs.Market) < len(s.Layout.Markets) {
+			busy[s.Layout.Markets[cs.Market].ID] = true
+		}
+	}
+	return busy
 }
 
 // SameOrg says whether the snapshot was taken with org and opts exactly;
@@ -143,6 +152,30 @@ func (c *Core) agentShape(a *agent) string {
 		}
 	}
 	return b.String()
+}
+
+// resizeRing fits a team's handle-time window to size samples (the EWT
+// sample size changed), keeping the newest.
+func (ts *teamSnap) resizeRing(size int) error {
+	l := len(ts.Ring)
+	if l == size {
+		return nil
+	}
+	if ts.N < 0 || ts.N > l || ts.Next < 0 || ts.Next >= max(l, 1) || size < 1 {
+		return fmt.Errorf("team %s: handle-time window of %d samples out of shape", ts.ID, l)
+	}
+	var samples []float64
+	for k := range ts.N {
+		samples = append(samples, ts.Ring[(ts.Next-ts.N+k+l)%l])
+	}
+	samples = samples[max(len(samples)-size, 0):]
+	ts.Ring = make([]float64, size)
+	copy(ts.Ring, samples)
+	ts.N, ts.Next, ts.Sum = len(samples), len(samples)%size, 0
+	for _, v := range samples {
+		ts.Sum += v
+	}
+	return nil
 }
 
 // names returns the names of a name-to-id table, by id.
@@ -272,6 +305,9 @@ func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
 	for i, t := range c.teams {
 		if byNewTeam[i] != nil {
 			m.Teams[i] = *byNewTeam[i]
+			if err := m.Teams[i].resizeRing(len(t.handle.ring)); err != nil {
+				return nil, err
+			}
 		} else {
 			m.Teams[i] = teamSnap{ID: t.id, Ring: make([]float64, len(t.handle.ring))}
 		}
@@ -295,6 +331,15 @@ func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
 			return nil, fmt.Errorf("contact %s is of a market the org no longer has", cs.ID)
 		}
 		cs.Team, cs.Market = teamMap[cs.Team], marketMap[cs.Market]
+		// A finished contact of a market whose chain changed keeps its
+		// place, within the new chain: it never moves again.
+		if chain, ok := c.chainOf(cs.Market, cs.Chain); ok && cs.Step >= max(len(chain), 1) {
+			n := len(chain)
+			if cs.State != ContactCompleted && cs.State != ContactAbandoned {
+				return nil, fmt.Errorf("contact %s waits at step %d of a chain now %d steps long", cs.ID, cs.Step, n)
+			}
+			cs.Step = max(n-1, 0)
+		}
 	}
 	for i := range m.Contacts {
 		cs := &m.Contacts[i]

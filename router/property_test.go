@@ -489,40 +489,54 @@ func migrationOrgs() (from, to *teams.Org) {
 
 // TestLayoutChangesNamed: a snapshot refused for a change of the org's
 // layout says what changed, so that an operator knows why the start
-// replays its journal.
+// replays its journal; the same change to a market with no contact live
+// carries over.
 func TestLayoutChangesNamed(t *testing.T) {
 	opts := Options{Explain: true}
 	c := newCore(t, propOrg())
-	mustRoute(t, c, 1, RouteRequest{ContactID: "a", Channel: "voice", Market: "CLE"})
+	mustRoute(t, c, 1, RouteRequest{ContactID: "a", Channel: "voice", Market: "CLE"}) // waits: nobody is in
 	c.Events()
 	snap, err := c.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for want, change := range map[string]func(o *teams.Org){
-		"contact a is of a market the org no longer has": func(o *teams.Org) {
+	for _, tc := range []struct {
+		want   string // "": carries over
+		change func(o *teams.Org)
+	}{
+		{"contact a is of a market the org no longer has", func(o *teams.Org) {
 			o.Markets = slices.DeleteFunc(slices.Clone(o.Markets), func(m teams.Market) bool { return m.ID == "CLE" })
-		},
-		"routing.contact_roles": func(o *teams.Org) { o.Routing.ContactRoles = append(o.Routing.ContactRoles, teams.RoleCoach) },
-		"market CLE: home team CHA-DET, was CHA-CLE": func(o *teams.Org) {
+		}},
+		{"market CLE, with contacts live: home team CHA-DET, was CHA-CLE", func(o *teams.Org) {
 			o.Markets = slices.Clone(o.Markets)
 			o.Markets[1].HomeTeam, o.Markets[1].FallbackTeams = "CHA-DET", []string{"CHA-CLE"}
-		},
-		"market DET: fallback teams [], were [CHA-CLE]": func(o *teams.Org) {
+		}},
+		{"market CLE, with contacts live: fallback teams [], were [CHA-DET]", func(o *teams.Org) {
 			o.Markets = slices.Clone(o.Markets)
-			o.Markets[0].FallbackTeams = []string{}
-		},
-		"routing.chain": func(o *teams.Org) {
+			o.Markets[1].FallbackTeams = nil
+		}},
+		{"market CLE, with contacts live: its fallback chain", func(o *teams.Org) {
 			o.Routing.Chain = slices.Clone(o.Routing.Chain)
 			o.Routing.Chain[0].BudgetSeconds = 99
-		},
-		"routing.ewt_sample_size 7, was 50": func(o *teams.Org) { o.Routing.EWTSampleSize = 7 },
+		}},
+		{"", func(o *teams.Org) { // DET has nobody live
+			o.Markets = slices.Clone(o.Markets)
+			o.Markets[0].FallbackTeams = nil
+			o.Markets[0].Routing = &teams.MarketRouting{Chain: []teams.ChainStep{{Step: teams.StepHomeTeam}}}
+		}},
+		{"", func(o *teams.Org) { o.Routing.EWTSampleSize = 7 }},
+		{"", func(o *teams.Org) { o.Routing.ContactRoles = append(o.Routing.ContactRoles, teams.RoleCoach) }},
 	} {
 		org := propOrg()
-		change(org)
-		_, err := Restore(org, opts, snap)
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: error %v", want, err)
+		tc.change(org)
+		r, err := Restore(org, opts, snap)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("refused: %v", err)
+		case tc.want == "":
+			checkInvariants(t, r)
+		case err == nil || !strings.Contains(err.Error(), tc.want):
+			t.Errorf("%s: error %v", tc.want, err)
 		}
 	}
 }
@@ -543,6 +557,7 @@ func tunedOrg(rng *rand.Rand) *teams.Org {
 	r.ResolvedAffinity, r.KnownAgentMinAffinity, r.ContinuityLoadCap = rng.Float64(), rng.Float64()/2, rng.Float64()
 	r.CallbackForKnownAgent = rng.IntN(2) == 0
 	r.MaxMisses = 1 + rng.IntN(4)
+	r.EWTSampleSize = 1 + rng.IntN(80)
 	r.MinProficiency = 1 + rng.IntN(3)
 	r.SkillMinimums = map[string]int{"tech": 1 + rng.IntN(5)}
 	org.Markets = slices.Clone(org.Markets)
@@ -564,6 +579,98 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestResizeRing: a team's handle-time window refitted to another EWT
+// sample size keeps the newest samples in order.
+func TestResizeRing(t *testing.T) {
+	// Five samples 1..5 in a ring of 4 that wrapped: 5 at index 0, the
+	// oldest kept (2) at index 1.
+	base := teamSnap{ID: "T", Ring: []float64{5, 2, 3, 4}, Next: 1, N: 4, Sum: 14}
+	for size, want := range map[int][]float64{2: {4, 5}, 3: {3, 4, 5}, 6: {2, 3, 4, 5, 0, 0}} {
+		ts := base
+		ts.Ring = slices.Clone(base.Ring)
+		if err := ts.resizeRing(size); err != nil {
+			t.Fatal(err)
+		}
+		n := min(size, 4)
+		if !slices.Equal(ts.Ring, want) || ts.N != n || ts.Next != n%size || ts.Sum != sum(want) {
+			t.Errorf("size %d: %+v, want ring %v", size, ts, want)
+		}
+		// The core takes it, and the mean is the kept samples'.
+		h := handleStats{}
+		h.init(size)
+		for _, v := range want[:n] {
+			h.add(v)
+		}
+		if h.mean(0) != ts.Sum/float64(ts.N) {
+			t.Errorf("size %d: mean %v, the window's %v", size, h.mean(0), ts.Sum/float64(ts.N))
+		}
+	}
+	bad := teamSnap{ID: "T", Ring: []float64{1, 2}, Next: 5, N: 1}
+	if err := bad.resizeRing(3); err == nil {
+		t.Error("a window out of shape was refitted")
+	}
+}
+
+func sum(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+// TestSnapshotCarriesOverQuietMarketChanges: a market's fallback teams
+// and chain may change while none of its contacts is live. Restores into
+// such an org at many points of random runs are refused exactly when a
+// contact of the market is live; an accepted one keeps the invariants,
+// through its timers and a new contact of that market on the new chain.
+func TestSnapshotCarriesOverQuietMarketChanges(t *testing.T) {
+	opts := Options{Explain: true, TrackChanges: true}
+	changed := propOrg()
+	changed.Markets = slices.Clone(changed.Markets)
+	changed.Markets[0].FallbackTeams = nil // DET
+	changed.Markets[0].Routing = &teams.MarketRouting{Chain: []teams.ChainStep{
+		{Step: teams.StepHomeTeam, BudgetSeconds: 5}, {Step: teams.StepAnyTeam}}}
+	accepted, refused := 0, 0
+	for _, seed := range []uint64{31, 32, 33} {
+		driveRandomOrgs(t, seed, 2000, false, propOrg(), nil, func(i int, c *Core) {
+			if i%23 != 0 {
+				return
+			}
+			busy := false
+			for _, ct := range c.contacts {
+				if c.markets[ct.market].id == "DET" && ct.state != ContactCompleted && ct.state != ContactAbandoned {
+					busy = true
+				}
+			}
+			snap, err := c.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Restore(changed, opts, snap)
+			if busy != (err != nil) {
+				t.Fatalf("seed %d step %d: DET has contacts live: %v; restore error: %v", seed, i, busy, err)
+			}
+			if err != nil {
+				refused++
+				return
+			}
+			accepted++
+			checkInvariants(t, r)
+			r.Tick(time.Unix(0, int64(r.now)).Add(10 * time.Minute))
+			checkInvariants(t, r)
+			if _, err := r.Route(time.Unix(0, int64(r.now)).Add(time.Second),
+				&RouteRequest{ContactID: fmt.Sprintf("new-%d", i), Channel: "voice", Market: "DET"}); err != nil {
+				t.Fatalf("seed %d step %d: route on the restored core: %v", seed, i, err)
+			}
+			checkInvariants(t, r)
+		})
+	}
+	if accepted == 0 || refused == 0 {
+		t.Fatalf("%d restores accepted, %d refused: the runs did not cover both", accepted, refused)
+	}
 }
 
 // TestSnapshotCarriesOverTunedSettings: a snapshot restored into an org
@@ -595,6 +702,14 @@ func TestSnapshotCarriesOverTunedSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 			snap.Org, snap.Routing, again.Org, again.Routing = "", "", "", ""
+			// The handle-time windows are refitted to the new EWT sample
+			// size (TestResizeRing); the rest stays as it was.
+			for _, sn := range []*Snapshot{snap, again} {
+				for k := range sn.Teams {
+					sn.Teams[k].Ring, sn.Teams[k].Next, sn.Teams[k].N, sn.Teams[k].Sum = nil, 0, 0, 0
+				}
+				sn.Layout = nil
+			}
 			// JSON first (empty and nil lists encode alike), go-cmp for the
 			// message: it is slow on this much state.
 			if a, b := mustJSON(t, snap), mustJSON(t, again); !bytes.Equal(a, b) {
@@ -724,7 +839,13 @@ func TestMigrationRefusals(t *testing.T) {
 			o.Routing.Chain = slices.Clone(o.Routing.Chain)
 			o.Routing.Chain[2].BudgetSeconds++
 		}, false},
-		"the EWT sample size": {func(o *teams.Org) { o.Routing.EWTSampleSize++ }, false},
+		"the EWT sample size": {func(o *teams.Org) { o.Routing.EWTSampleSize++ }, true},
+		"coaches take contacts, none logged in": {func(o *teams.Org) {
+			o.Routing.ContactRoles = append(slices.Clone(o.Routing.ContactRoles), teams.RoleCoach)
+		}, true},
+		"experts take none, one logged in": {func(o *teams.Org) {
+			o.Routing.ContactRoles = []teams.Role{teams.RoleTechSpecialist}
+		}, false},
 		"a sister team": {func(o *teams.Org) {
 			o.Markets = slices.Clone(o.Markets)
 			o.Markets[0].FallbackTeams = nil

@@ -354,7 +354,7 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 	}
 	if fp != s.Org {
 		if s.Layout != nil {
-			if conflicts := layoutConflicts(s.Layout, layoutOf(org)); len(conflicts) > 0 {
+			if conflicts := layoutConflicts(s.Layout, layoutOf(org), s.busyMarkets()); len(conflicts) > 0 {
 				return nil, fmt.Errorf("router: the org's layout changed since the snapshot: %s", strings.Join(conflicts, "; "))
 			}
 		}
@@ -481,6 +481,24 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 	return c, nil
 }
 
+// chainOf is the chain a snapshot names by market and name; false when
+// it names none.
+func (c *Core) chainOf(market int32, name string) ([]step, bool) {
+	if market < 0 || int(market) >= len(c.markets) {
+		return nil, false
+	}
+	m := c.markets[market]
+	switch name {
+	case chainMarket:
+		return m.chain, true
+	case chainCbKnown:
+		return m.cbKnown, true
+	case chainCbTeam:
+		return m.cbTeam, true
+	}
+	return nil, false
+}
+
 func (c *Core) restoreContact(cs *contactSnap) (*contact, error) {
 	if cs.Market < 0 || int(cs.Market) >= len(c.markets) || cs.Team < 0 || int(cs.Team) >= len(c.teams) ||
 		cs.Agent < -1 || int(cs.Agent) >= len(c.agents) || cs.Known < -1 || int(cs.Known) >= len(c.agents) {
@@ -504,16 +522,8 @@ func (c *Core) restoreContact(cs *contactSnap) (*contact, error) {
 			return nil, fmt.Errorf("router: snapshot contact %q names agent %d, which the org does not have", cs.ID, mb.Agent)
 		}
 	}
-	m := c.markets[cs.Market]
-	var chain []step
-	switch cs.Chain {
-	case chainMarket:
-		chain = m.chain
-	case chainCbKnown:
-		chain = m.cbKnown
-	case chainCbTeam:
-		chain = m.cbTeam
-	default:
+	chain, ok := c.chainOf(cs.Market, cs.Chain)
+	if !ok {
 		return nil, fmt.Errorf("router: snapshot contact %q: unknown chain %q", cs.ID, cs.Chain)
 	}
 	if cs.Step < 0 || cs.Step >= max(len(chain), 1) {

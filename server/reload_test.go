@@ -33,7 +33,7 @@ func TestReload(t *testing.T) {
 	moved.Markets[0].FallbackTeams = nil
 	moved.Teams = append(slices.Clone(moved.Teams), teams.Team{ID: "CHA-NEW", Site: "Chattanooga"})
 	err := s.Reload(ctx, &moved)
-	if err == nil || !strings.Contains(err.Error(), "market DET: fallback teams [], were [CHA-CLE]") {
+	if err == nil || !strings.Contains(err.Error(), "market DET, with contacts live: fallback teams [], were [CHA-CLE]") {
 		t.Fatalf("a reload that drops a market's fallback team: %v, want a refusal naming it", err)
 	}
 	if status, body := httpDo(t, s, "GET", "/v1/teams/CHA-NEW/queue", nil); status != 404 {

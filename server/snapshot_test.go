@@ -117,12 +117,13 @@ func TestRestartFromSnapshot(t *testing.T) {
 	s.Kill()
 
 	// An org whose layout changed: the snapshot does not carry over, and
-	// the whole journal is replayed instead (a longer EWT sample changes
-	// nothing here: no contact has ended, so the EWT uses the default
-	// handle time).
+	// the whole journal is replayed instead. The chain of DET, which has
+	// contacts waiting, changes in the budget of its last step: a conflict
+	// for the snapshot, though no step follows it for the budget to open.
 	cfg := testConfig(t, dir, clock)
 	org := *cfg.Org
-	org.Routing.EWTSampleSize++
+	org.Routing.Chain = slices.Clone(org.Routing.Chain)
+	org.Routing.Chain[len(org.Routing.Chain)-1].BudgetSeconds += 60
 	cfg.Org, cfg.SnapshotEvery = &org, -1
 	s = startConfig(t, cfg)
 	if s.w.snapSeq != 0 || s.w.replayed <= int(taken) {

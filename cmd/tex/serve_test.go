@@ -104,9 +104,9 @@ func TestExplainKnownAgent(t *testing.T) {
 }
 
 // TestServeReloadsOnSignal: each reload signal loads the org directory
-// again; a broken file and a change that does not carry over (a market's
-// fallback team dropped) are logged and change nothing, an agent hired
-// joins at once.
+// again; a broken file and a change that does not carry over (the
+// fallback team of a market with a contact waiting dropped) are logged and
+// change nothing, an agent hired joins at once.
 func TestServeReloadsOnSignal(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"org.yaml", "customers.csv"} {
@@ -156,7 +156,12 @@ func TestServeReloadsOnSignal(t *testing.T) {
 	}
 	step(string(orgYAML)+"\nteams: [broken\n", "fix the files and send SIGHUP again")
 	hired := strings.Replace(string(orgYAML), "agents:\n", "agents:\n  - {id: det-hire, name: Nia Hires, team: CHA-DET, role: expert, channels: {voice: 1}}\n", 1)
-	step(strings.Replace(hired, "fallback_teams: [CHA-CLE]", "fallback_teams: []", 1), "market DET: fallback teams")
+	// A contact waits in DET: its fallback teams must stay.
+	if _, err := natstest.Connect(t, srv.NATSURL()).Request("tex.route",
+		[]byte(`{"contact_id":"q-1","channel":"voice","market":"DET"}`), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	step(strings.Replace(hired, "fallback_teams: [CHA-CLE]", "fallback_teams: []", 1), "market DET, with contacts live: fallback teams")
 	if hasAgent("det-hire") {
 		t.Fatal("a refused reload brought in its agent")
 	}
