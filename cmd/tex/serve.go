@@ -94,7 +94,7 @@ func (c *ServeCmd) reload(ctx context.Context, env *Env, srv *server.Server) {
 	defer cancel()
 	start := time.Now()
 	if err := srv.Reload(rctx, org); err != nil {
-		env.Log.Warn().Err(err).Str("org", c.Org).Msg("org not reloaded: a restart applies it, replaying the kept journal")
+		env.Log.Warn().Err(err).Str("org", c.Org).Msg("org not reloaded: send SIGHUP again once no contact is live where the error says, or restart, which replays the kept journal")
 		return
 	}
 	env.Log.Info().Str("org", c.Org).Int("agents", len(org.Agents)).Int("teams", len(org.Teams)).
