@@ -200,6 +200,26 @@ func indexMap[ID ~uint8 | ~int16](old []string, idx map[string]ID) []int {
 	return m
 }
 
+// mapByID matches the rows of a snapshot table to the core's by id: for
+// each old row its new index (-1 when the org no longer has it), and for
+// each of the n new indexes its old row (nil when new).
+func mapByID[T any](old []T, id func(*T) string, idx map[string]int32, n int, kind string) ([]int32, []*T, error) {
+	toNew := make([]int32, len(old))
+	atNew := make([]*T, n)
+	for i := range old {
+		ni, ok := idx[id(&old[i])]
+		toNew[i] = -1
+		if !ok {
+			continue
+		}
+		if atNew[ni] != nil {
+			return nil, nil, fmt.Errorf("%s %s is in the snapshot twice", kind, id(&old[i]))
+		}
+		toNew[i], atNew[ni] = ni, &old[i]
+	}
+	return toNew, atNew, nil
+}
+
 // remapAgents rewrites the agent each of xs names with agent, and drops
 // those whose agent left the org.
 func remapAgents[T any](xs []T, agentOf func(*T) *int32, agent func(int32) (int32, bool)) []T {
@@ -233,26 +253,22 @@ func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
 	chans := indexMap(m.Channels, c.chanIdx)
 	langs := indexMap(m.Languages, c.langIdx)
 	skills := indexMap(m.Skills, c.skillIdx)
-	// Agents: old index to new, -1 when gone.
-	agents := make([]int32, len(m.Agents))
-	byNew := make([]*agentSnap, len(c.agents))
+	agents, byNew, err := mapByID(m.Agents, func(a *agentSnap) string { return a.ID }, c.agentIdx, len(c.agents), "agent")
+	if err != nil {
+		return nil, err
+	}
 	for i := range m.Agents {
 		as := &m.Agents[i]
-		ni, ok := c.agentIdx[as.ID]
-		agents[i] = -1
 		engaged := as.Presence != presOffline || as.HasPending || as.Ready || as.NotResponding ||
 			as.Offers != 0 || as.Active != 0 || as.Wrapping != 0 || len(as.Live) > 0
 		switch {
-		case !ok && engaged:
+		case agents[i] < 0 && engaged:
 			return nil, fmt.Errorf("agent %s left the org while logged in or holding work", as.ID)
-		case !ok:
+		case agents[i] < 0:
 			continue
-		case engaged && m.AgentShapes[i] != c.agentShape(c.agents[ni]):
+		case engaged && m.AgentShapes[i] != c.agentShape(c.agents[agents[i]]):
 			return nil, fmt.Errorf("agent %s changed team, role or capacity while logged in or holding work", as.ID)
-		case byNew[ni] != nil:
-			return nil, fmt.Errorf("agent %s is in the snapshot twice", as.ID)
 		}
-		agents[i], byNew[ni] = ni, as
 		var used [maxChannels]uint8
 		for ch, n := range as.Used {
 			if n == 0 {
@@ -286,20 +302,9 @@ func (c *Core) migrate(s *Snapshot) (*Snapshot, error) {
 	hist := func(h *historySnap) {
 		h.Entries = remapAgents(h.Entries, func(e *histEntrySnap) *int32 { return &e.Agent }, agent)
 	}
-	// Teams and markets, by id: old index to new, -1 when gone.
-	teamMap := make([]int32, len(m.Teams))
-	byNewTeam := make([]*teamSnap, len(c.teams))
-	for i := range m.Teams {
-		ts := &m.Teams[i]
-		ni, ok := c.teamIdx[ts.ID]
-		teamMap[i] = -1
-		if !ok {
-			continue
-		}
-		if byNewTeam[ni] != nil {
-			return nil, fmt.Errorf("team %s is in the snapshot twice", ts.ID)
-		}
-		teamMap[i], byNewTeam[ni] = ni, ts
+	teamMap, byNewTeam, err := mapByID(m.Teams, func(t *teamSnap) string { return t.ID }, c.teamIdx, len(c.teams), "team")
+	if err != nil {
+		return nil, err
 	}
 	m.Teams = make([]teamSnap, len(c.teams))
 	for i, t := range c.teams {
