@@ -18,7 +18,7 @@ type CLI struct {
 	LogFormat string `help:"Log format: ${enum}." env:"TEX_LOG_FORMAT" default:"console" enum:"console,json"`
 
 	// Subcommands, one line each; keep them in the order of --help.
-	Serve       ServeCmd       `cmd:"" help:"Run the routing service (embedded NATS with JetStream, HTTP)."`
+	Serve       ServeCmd       `cmd:"" help:"Run the routing service (embedded NATS with JetStream, HTTP). SIGHUP reloads the org directory."`
 	Route       RouteCmd       `cmd:"" help:"Ask the server where a contact goes."`
 	Agent       AgentCmd       `cmd:"" help:"Act for an agent (set its state)."`
 	Agents      AgentsCmd      `cmd:"" help:"List a team's agents: state, time in state, contacts today."`
