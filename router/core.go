@@ -185,10 +185,10 @@ type Core struct {
 	evMask  EventMask
 	org     *teams.Org
 	opts    Options // as given to New, for the snapshot's fingerprint
-	// fps are the snapshot's fingerprints of org and opts, made by the
-	// first Snapshot: marshalling a large org is not worth repeating in
-	// the writer's pause.
-	fps *[2]string
+	// ids is what every snapshot names the org and options by, made by
+	// the first Snapshot (or Restore): marshalling a large org is not
+	// worth repeating in the writer's pause.
+	ids *snapshotIDs
 
 	agents   []*agent
 	teams    []*team

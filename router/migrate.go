@@ -32,13 +32,11 @@ import (
 // Continuity memory forgets the agents who are gone. New agents start
 // logged out and new teams empty, as in a new core.
 
-// routingFingerprint names the core's options: with the layout the
-// snapshot carries (layoutOf), what a snapshot migrates under. The org's
-// layout is checked market by market instead (layoutConflicts): a market
-// with live contacts keeps its home and fallback teams and its chain,
-// since its waiting contacts sit in those teams' queues at a step of that
-// chain; teams and markets may come and go (migrate). Everything else may
-// change:
+// layoutOf is what of org lays out the live contacts of a snapshot: each
+// market's id, home and fallback teams and chain, and the org's chain.
+// layoutConflicts compares it, market by market, with the org a snapshot
+// restores into; migrate maps markets by it. Everything else may change:
+//   - agents, teams and markets, mapped by id (migrate);
 //   - what the core never reads: the scorecard's settings, and the names
 //     and sites of markets and teams (reports show them);
 //   - the settings routing reads only when it decides or schedules:
@@ -51,33 +49,17 @@ import (
 //   - the contact roles, since an agent logged in whose role changed
 //     sides refuses the snapshot (agentShape), and the EWT sample size,
 //     since migrate refits each team's handle-time window.
-func routingFingerprint(_ *teams.Org, opts Options) (string, error) {
-	return fingerprint(&teams.Org{}, opts)
-}
-
-// layoutOf is the part of org that routingFingerprint covers.
+//
+// The core's options must stay (Snapshot.Options).
 func layoutOf(org *teams.Org) *teams.Org {
-	rest := *org
-	rest.Agents = nil
-	rest.Scorecard = teams.ScorecardConfig{}
-	rest.Customers = nil
-	rest.Markets = slices.Clone(org.Markets)
-	for i := range rest.Markets {
-		m := &rest.Markets[i]
-		m.Name, m.AreaCodes = "", nil
+	l := &teams.Org{Routing: teams.RoutingConfig{Chain: org.Routing.Chain}, Markets: make([]teams.Market, len(org.Markets))}
+	for i, m := range org.Markets {
+		l.Markets[i] = teams.Market{ID: m.ID, HomeTeam: m.HomeTeam, FallbackTeams: m.FallbackTeams}
 		if m.Routing != nil && len(m.Routing.Chain) > 0 {
-			m.Routing = &teams.MarketRouting{Chain: m.Routing.Chain}
-		} else {
-			m.Routing = nil
+			l.Markets[i].Routing = &teams.MarketRouting{Chain: m.Routing.Chain}
 		}
 	}
-	rest.Teams = slices.Clone(org.Teams)
-	for i := range rest.Teams {
-		rest.Teams[i].Name, rest.Teams[i].Site = "", ""
-	}
-	r := org.Routing
-	rest.Routing = teams.RoutingConfig{Chain: r.Chain, ContactRoles: r.ContactRoles, EWTSampleSize: r.EWTSampleSize}
-	return &rest
+	return l
 }
 
 // layoutConflicts says, in an operator's words, what of now's layout

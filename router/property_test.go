@@ -428,7 +428,7 @@ func FuzzRestore(f *testing.F) {
 				return
 			}
 			// Past the fingerprints, to the checks behind them.
-			s.Org, s.Routing = snap.Org, snap.Routing
+			s.Org, s.Options = snap.Org, snap.Options
 			r, err := Restore(into, opts, &s)
 			if err != nil {
 				continue
@@ -460,8 +460,8 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		"unknown live id":        func(s *Snapshot) { s.Agents[0].Live = []string{"nobody"} },
 		"timer of no kind":       func(s *Snapshot) { s.Timers = append(s.Timers, timerSnap{Contact: "a"}) },
 		"agent out of range":     func(s *Snapshot) { s.Contacts[0].Agent = 99 },
-		"another org":            func(s *Snapshot) { s.Org, s.Routing = "0", "0" },
-		"another org, no tables": func(s *Snapshot) { s.Org, s.Routing = "0", "" },
+		"another org":            func(s *Snapshot) { s.Org, s.Options = "0", "0" },
+		"another org, no tables": func(s *Snapshot) { s.Org, s.Options = "0", "" },
 	} {
 		snap, err := c.Snapshot()
 		if err != nil {
@@ -701,7 +701,7 @@ func TestSnapshotCarriesOverTunedSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap.Org, snap.Routing, again.Org, again.Routing = "", "", "", ""
+			snap.Org, snap.Options, again.Org, again.Options = "", "", "", ""
 			// The handle-time windows are refitted to the new EWT sample
 			// size (TestResizeRing); the rest stays as it was.
 			for _, sn := range []*Snapshot{snap, again} {

@@ -22,8 +22,8 @@ import (
 // changes not yet taken (TakeChanges) are not part of it: take them first.
 type Snapshot struct {
 	Version int `json:"version"`
-	// Org fingerprints the org and the options the core was built with; a
-	// snapshot restores only into the same (Restore refuses otherwise).
+	// Org fingerprints the org and the options the core was built with: a
+	// snapshot restores as it is into the same, and migrates otherwise.
 	Org      string        `json:"org"`
 	Now      int64         `json:"now"`
 	Seq      uint64        `json:"seq"`
@@ -38,18 +38,35 @@ type Snapshot struct {
 	Timers   []timerSnap   `json:"timers,omitempty"`
 	FIFOs    [][]timerSnap `json:"fifos"`
 
-	// For a restore into an org whose agents changed (migrate.go): a
-	// fingerprint of all but the agents, the org's channels, languages
+	// For a restore into a changed org (migrate.go): a fingerprint of the
+	// options alone, the markets' layout, the org's channels, languages
 	// and skills by id, and each agent's shape. Snapshots without them
 	// restore into the same org only.
-	Routing  string   `json:"routing,omitempty"`
-	Channels []string `json:"channels,omitempty"`
-	// Layout is what Routing fingerprints, so that a refusal can say
-	// what changed.
+	Options     string     `json:"options,omitempty"`
 	Layout      *teams.Org `json:"layout,omitempty"`
+	Channels    []string   `json:"channels,omitempty"`
 	Languages   []string   `json:"languages,omitempty"`
 	Skills      []string   `json:"skills,omitempty"`
 	AgentShapes []string   `json:"agent_shapes,omitempty"`
+}
+
+// snapshotIDs names a core's org and options in its snapshots.
+type snapshotIDs struct {
+	org     string     // fingerprint of the org and the options
+	options string     // fingerprint of the options alone
+	layout  *teams.Org // layoutOf the org
+}
+
+func newSnapshotIDs(org *teams.Org, opts Options) (*snapshotIDs, error) {
+	fp, err := fingerprint(org, opts)
+	if err != nil {
+		return nil, err
+	}
+	ofp, err := fingerprint(&teams.Org{}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &snapshotIDs{org: fp, options: ofp, layout: layoutOf(org)}, nil
 }
 
 const snapshotVersion = 1
@@ -213,19 +230,15 @@ func fingerprint(org *teams.Org, opts Options) (string, error) {
 
 // Snapshot returns the core's state. The core stays as it was.
 func (c *Core) Snapshot() (*Snapshot, error) {
-	if c.fps == nil {
-		fp, err := fingerprint(c.org, c.opts)
+	if c.ids == nil {
+		ids, err := newSnapshotIDs(c.org, c.opts)
 		if err != nil {
 			return nil, err
 		}
-		rfp, err := routingFingerprint(c.org, c.opts)
-		if err != nil {
-			return nil, err
-		}
-		c.fps = &[2]string{fp, rfp}
+		c.ids = ids
 	}
-	s := &Snapshot{Version: snapshotVersion, Org: c.fps[0], Now: c.now, Seq: c.seq, FrontSeq: c.frontSeq, TimerSeq: c.timerSeq,
-		Routing: c.fps[1], Layout: layoutOf(c.org), Channels: slices.Clone(c.chanName), Languages: names(c.langIdx), Skills: names(c.skillIdx)}
+	s := &Snapshot{Version: snapshotVersion, Org: c.ids.org, Now: c.now, Seq: c.seq, FrontSeq: c.frontSeq, TimerSeq: c.timerSeq,
+		Options: c.ids.options, Layout: c.ids.layout, Channels: slices.Clone(c.chanName), Languages: names(c.langIdx), Skills: names(c.skillIdx)}
 	for _, a := range c.agents {
 		s.AgentShapes = append(s.AgentShapes, c.agentShape(a))
 		as := agentSnap{ID: a.id, Presence: a.presence, Pending: a.pending, HasPending: a.hasPending,
@@ -338,27 +351,23 @@ func sameChain(a, b []step) bool {
 }
 
 // Restore builds a core for org and opts in the state s was taken in. The
-// org and options must be those the snapshot's core had, but for the
-// agent directory, which may have changed (migrate.go).
+// options must be those the snapshot's core had; the org may have changed
+// as migrate.go says.
 func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 	if s.Version != snapshotVersion {
 		return nil, fmt.Errorf("router: snapshot version %d, want %d", s.Version, snapshotVersion)
 	}
-	fp, err := fingerprint(org, opts)
+	ids, err := newSnapshotIDs(org, opts)
 	if err != nil {
 		return nil, err
 	}
-	rfp, err := routingFingerprint(org, opts)
-	if err != nil {
-		return nil, err
-	}
-	if fp != s.Org {
+	if ids.org != s.Org {
 		if s.Layout != nil {
-			if conflicts := layoutConflicts(s.Layout, layoutOf(org), s.busyMarkets()); len(conflicts) > 0 {
+			if conflicts := layoutConflicts(s.Layout, ids.layout, s.busyMarkets()); len(conflicts) > 0 {
 				return nil, fmt.Errorf("router: the org's layout changed since the snapshot: %s", strings.Join(conflicts, "; "))
 			}
 		}
-		if s.Layout == nil || s.Routing != rfp {
+		if s.Layout == nil || s.Options != ids.options {
 			return nil, fmt.Errorf("router: the snapshot was taken with another org or other options")
 		}
 	}
@@ -366,10 +375,10 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.fps = &[2]string{fp, rfp}
-	if fp != s.Org {
+	c.ids = ids
+	if ids.org != s.Org {
 		if s, err = c.migrate(s); err != nil {
-			return nil, fmt.Errorf("router: the snapshot was taken before the org's agents changed, and does not carry over: %w", err)
+			return nil, fmt.Errorf("router: the snapshot does not carry over into the changed org: %w", err)
 		}
 	}
 	if len(s.Agents) != len(c.agents) || len(s.Teams) != len(c.teams) || len(s.FIFOs) != len(c.fifos) {
