@@ -168,17 +168,13 @@ func (j *journal) lastSeq(ctx context.Context) (uint64, error) {
 // first sequence kept.
 func (j *journal) trim(ctx context.Context, upTo uint64, since time.Time) (uint64, error) {
 	cutoff := upTo + 1
-	cons, err := j.js.OrderedConsumer(ctx, JournalStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{j.subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since})
+	cons, pending, err := j.reader(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since})
 	if err != nil {
-		return 0, fmt.Errorf("journal consumer: %w", err)
+		return 0, err
 	}
 	defer j.dropConsumer(cons)
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("journal consumer info: %w", err)
-	}
-	if info.NumPending > 0 {
+	if pending > 0 {
 		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
 		if err != nil {
 			return 0, fmt.Errorf("journal read: %w", err)
@@ -194,6 +190,22 @@ func (j *journal) trim(ctx context.Context, upTo uint64, since time.Time) (uint6
 		return 0, err
 	}
 	return cutoff, st.Purge(ctx, jetstream.WithPurgeSubject(j.subject), jetstream.WithPurgeSequence(cutoff))
+}
+
+// reader opens an ordered reader of the group's journal from where cfg
+// says, and tells how many entries it has to read. dropConsumer closes it.
+func (j *journal) reader(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, int, error) {
+	cfg.FilterSubjects = []string{j.subject}
+	cons, err := j.js.OrderedConsumer(ctx, JournalStream, cfg)
+	if err != nil {
+		return nil, 0, fmt.Errorf("server: journal consumer: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		j.dropConsumer(cons)
+		return nil, 0, fmt.Errorf("server: journal consumer info: %w", err)
+	}
+	return cons, int(info.NumPending), nil
 }
 
 // dropConsumer deletes a journal reader once done, rather than leave it
@@ -212,20 +224,15 @@ func (j *journal) dropConsumer(cons jetstream.Consumer) {
 // sequence from (0: the first), in order, with its stream sequence. It
 // reads what the stream holds when it starts.
 func (j *journal) replay(ctx context.Context, from uint64, apply func(seq uint64, e *entry) error) (int, error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{j.subject}}
+	var cfg jetstream.OrderedConsumerConfig
 	if from > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
 	}
-	cons, err := j.js.OrderedConsumer(ctx, JournalStream, cfg)
+	cons, pending, err := j.reader(ctx, cfg)
 	if err != nil {
-		return 0, fmt.Errorf("server: journal consumer: %w", err)
+		return 0, err
 	}
 	defer j.dropConsumer(cons)
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("server: journal consumer info: %w", err)
-	}
-	pending := int(info.NumPending)
 	if pending == 0 {
 		return 0, nil
 	}

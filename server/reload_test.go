@@ -101,6 +101,9 @@ func TestReload(t *testing.T) {
 	ids = append(ids, "r-new")
 	want = settledState(t, s, nc, ids)
 	s.Kill()
+	if err := s.Reload(ctx, hired); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Errorf("a reload after the stop: %v, want a refusal", err)
+	}
 	cfg := testConfig(t, dir, clock)
 	cfg.Org = hired
 	s2 := startConfig(t, cfg)

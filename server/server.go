@@ -318,9 +318,6 @@ func (s *Server) Store() *teams.Store { return s.store }
 // kept journal. The scorecard takes the new org for its queries and
 // exports (rosters, names, targets and weights).
 func (s *Server) Reload(ctx context.Context, org *teams.Org) error {
-	if s.w == nil {
-		return errors.New("server: not serving yet")
-	}
 	r := reload{org: org, done: make(chan error, 1)}
 	select {
 	case s.w.reloads <- r:

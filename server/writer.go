@@ -950,32 +950,10 @@ func (w *writer) storeLoop() {
 		pending = append(pending[:0], first)
 		if d := time.Until(last.Add(storeEvery)); d > 0 {
 			wait.Reset(d)
-		gather:
-			for {
-				select {
-				case r, ok := <-w.rows:
-					if !ok {
-						wait.Stop()
-						break gather
-					}
-					pending = append(pending, r)
-				case <-wait.C:
-					break gather
-				}
-			}
+			pending = w.gatherRows(pending, wait.C)
+			wait.Stop()
 		}
-	drain:
-		for range maxFlights {
-			select {
-			case r, ok := <-w.rows:
-				if !ok {
-					break drain
-				}
-				pending = append(pending, r)
-			default:
-				break drain
-			}
-		}
+		pending = w.gatherRows(pending, nil)
 		// The last replacement supersedes every batch before it, but for
 		// the latest directory one of them brings.
 		start := 0
@@ -1004,6 +982,34 @@ func (w *writer) storeLoop() {
 		last = time.Now()
 		clear(pending) // let the written rows go
 	}
+}
+
+// gatherRows adds the rows that come before until fires or, with until
+// nil, those already waiting (at most maxFlights). It stops when the
+// channel closes.
+func (w *writer) gatherRows(pending []rows, until <-chan time.Time) []rows {
+	for n := 0; until != nil || n < maxFlights; n++ {
+		var r rows
+		var ok bool
+		if until != nil {
+			select {
+			case r, ok = <-w.rows:
+			case <-until:
+				return pending
+			}
+		} else {
+			select {
+			case r, ok = <-w.rows:
+			default:
+				return pending
+			}
+		}
+		if !ok {
+			return pending
+		}
+		pending = append(pending, r)
+	}
+	return pending
 }
 
 // mergeRows folds batches into one, the later row of an id winning.
