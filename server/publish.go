@@ -88,7 +88,8 @@ const (
 type publisher struct {
 	nc      *nats.Conn
 	kv      jetstream.KeyValue
-	key     string
+	key     string // of the event mark in StateBucket
+	holeKey string // of the first event a run could not store, if any
 	prefix  string
 	log     *zerolog.Logger
 	metrics *metrics
@@ -132,7 +133,7 @@ func newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pr
 	if err != nil {
 		return nil, err
 	}
-	p := &publisher{nc: nc, kv: kv, key: group + ".published", prefix: prefix, log: log, metrics: m, acks: acks,
+	p := &publisher{nc: nc, kv: kv, key: group + ".published", holeKey: group + ".hole", prefix: prefix, log: log, metrics: m, acks: acks,
 		ackEvery: ackEvery, maxUnacked: maxUnacked,
 		mark: noMark, stopc: make(chan struct{}), killc: make(chan struct{}), done: make(chan struct{})}
 	ent, err := kv.Get(ctx, p.key)
@@ -149,7 +150,7 @@ func newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pr
 		}
 	}
 	p.saved = p.mark
-	if p.hole, err = readHole(ctx, kv, p.holeKey()); err != nil {
+	if p.hole, err = readHole(ctx, kv, p.holeKey); err != nil {
 		return nil, err
 	}
 	if p.hole == nil {
@@ -211,8 +212,6 @@ func readHole(ctx context.Context, kv jetstream.KeyValue, key string) (*eventID,
 	}
 	return &id, nil
 }
-
-func (p *publisher) holeKey() string { return strings.TrimSuffix(p.key, ".published") + ".hole" }
 
 // encodeEvent makes e ready to publish.
 func encodeEvent(prefix string, e router.Event, id eventID, log *zerolog.Logger) outEvent {
@@ -414,13 +413,13 @@ func (p *publisher) save() {
 	defer cancel()
 	switch {
 	case stuck && !p.holeSaved:
-		if _, err := p.kv.Put(ctx, p.holeKey(), []byte(stuckAt.String())); err != nil {
+		if _, err := p.kv.Put(ctx, p.holeKey, []byte(stuckAt.String())); err != nil {
 			p.log.Warn().Err(err).Msg("save event hole")
 		} else {
 			p.holeSaved = true
 		}
 	case !stuck && p.hole != nil && !mark.less(*p.hole):
-		if err := p.kv.Delete(ctx, p.holeKey()); err != nil {
+		if err := p.kv.Delete(ctx, p.holeKey); err != nil {
 			p.log.Warn().Err(err).Msg("clear event hole")
 		} else {
 			p.hole = nil
