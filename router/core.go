@@ -207,6 +207,8 @@ type Core struct {
 
 	contacts map[string]*contact
 	free     []*contact // forgotten contacts, for reuse
+	retained int        // finished contacts still held
+	cutShort uint64     // finished contacts forgotten early, at max_retained_contacts
 	anyWait  []*contact // contacts whose any_team step is open
 	seq      uint64     // arrival order
 	frontSeq int64      // requeued contacts go in front: negative sequence numbers
@@ -526,6 +528,12 @@ func (c *Core) NextDeadline() (time.Time, bool) {
 
 // Now is the core's clock: the latest time it has been given.
 func (c *Core) Now() time.Time { return toTime(c.now) }
+
+// Retention reports the finished contacts held for late events and
+// retried requests, and how many were forgotten before
+// contact_retention_seconds because max_retained_contacts was reached
+// (counted since this core was made).
+func (c *Core) Retention() (held int, cutShort uint64) { return c.retained, c.cutShort }
 
 // Events returns the events produced since the last call and forgets them.
 // The slice is reused: it is valid until the next command.

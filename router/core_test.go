@@ -1,7 +1,10 @@
 package router
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,6 +283,57 @@ func TestForgottenIDRoutedAgain(t *testing.T) {
 	ch := c.TakeChanges()
 	if slices.Contains(ch.Gone, "a") || !slices.ContainsFunc(ch.Contacts, func(v ContactView) bool { return v.ContactID == "a" }) {
 		t.Fatalf("changes after a forgotten id came back: gone %v, contacts %+v", ch.Gone, ch.Contacts)
+	}
+}
+
+// TestRetentionBound: past max_retained_contacts the oldest finished
+// contacts are forgotten before their retention ends, in the order they
+// finished, and a restore into a lower bound forgets down to it.
+func TestRetentionBound(t *testing.T) {
+	org := smallOrg(1)
+	org.Routing.MaxRetainedContacts = 3
+	c, err := New(org, Options{TrackChanges: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		id := fmt.Sprint("c", i)
+		mustRoute(t, c, float64(i), RouteRequest{ContactID: id, Channel: "voice"})
+		mustEvent(t, c, float64(i)+0.5, ContactEvent{ContactID: id, Type: EventAbandoned})
+	}
+	if held, cut := c.Retention(); held != 3 || cut != 2 {
+		t.Fatalf("held %d, cut short %d; want 3 and 2", held, cut)
+	}
+	if gone := c.TakeChanges().Gone; !slices.Equal(gone, []string{"c0", "c1"}) {
+		t.Fatalf("forgotten %v, want the two that finished first", gone)
+	}
+	for i := range 5 {
+		_, err := c.HandleContactEvent(at(10), &ContactEvent{ContactID: fmt.Sprint("c", i), Type: EventAbandoned})
+		if known := !errors.Is(err, ErrUnknownContact); known != (i >= 2) {
+			t.Fatalf("c%d: %v", i, err)
+		} else if !known && !strings.Contains(err.Error(), "the latest 3 at most") {
+			t.Fatalf("the error does not name the bound: %v", err)
+		}
+	}
+	// A contact still live is never forgotten for the bound.
+	mustRoute(t, c, 20, RouteRequest{ContactID: "live", Channel: "voice"})
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	org.Routing.MaxRetainedContacts = 1
+	r, err := Restore(org, Options{TrackChanges: true}, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := r.Retention(); held != 1 {
+		t.Fatalf("after a restore into a bound of 1: %d held", held)
+	}
+	if _, ok := r.Contact("c4"); !ok {
+		t.Fatal("the latest finished contact was forgotten")
+	}
+	if v, ok := r.Contact("live"); !ok || v.State != ContactQueued {
+		t.Fatalf("the live contact: %+v %v", v, ok)
 	}
 }
 

@@ -34,7 +34,8 @@ var (
 	ErrInvalidRequest = &Error{Code: CodeInvalidRequest}
 	// ErrUnknownAgent: the agent id is not in the org.
 	ErrUnknownAgent = &Error{Code: CodeUnknownAgent}
-	// ErrUnknownContact: the contact id was never routed, or was forgotten after retention.
+	// ErrUnknownContact: the contact id was never routed, or was forgotten after retention
+	// (contact_retention_seconds, max_retained_contacts).
 	ErrUnknownContact = &Error{Code: CodeUnknownContact}
 	// ErrInvalidTransition: the command does not fit the current state.
 	ErrInvalidTransition = &Error{Code: CodeInvalidTransition}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -212,7 +213,7 @@ func (c *Core) finishWrap(ct *contact, resolved *bool, disposition string, byAge
 	}
 	a.handledToday++
 	c.publishResolved(ct, false)
-	c.schedule(ct, timerRetention, c.now+secs(c.cfg.ContactRetentionSeconds))
+	c.retain(ct)
 	c.refreshAgent(a, "")
 	c.pull(a)
 	c.releaseHeld(a)
@@ -248,7 +249,7 @@ func (c *Core) abandon(ct *contact) {
 	}
 	c.dequeue(ct)
 	c.setState(ct, ContactAbandoned, "abandoned")
-	c.schedule(ct, timerRetention, c.now+secs(c.cfg.ContactRetentionSeconds))
+	c.retain(ct)
 	if a != nil {
 		c.refreshAgent(a, "")
 		c.pull(a)
@@ -292,16 +293,49 @@ func (c *Core) rearmRetries(ct *contact) {
 	}
 }
 
-func (c *Core) forgetContact(ct *contact) {
-	if !ct.terminal() {
-		return
+// retain keeps a contact that just finished for contact_retention_seconds.
+func (c *Core) retain(ct *contact) {
+	c.schedule(ct, timerRetention, c.now+secs(c.cfg.ContactRetentionSeconds))
+	c.retained++
+	c.trimRetained()
+}
+
+// trimRetained forgets the oldest finished contacts early while more than
+// max_retained_contacts are held: at thousands of contacts a second, an
+// hour of them would not fit in memory.
+func (c *Core) trimRetained() {
+	limit := c.cfg.MaxRetainedContacts
+	// Retention timers queue in the order contacts finished; the few in
+	// the heap (after a reload shortened the retention) expire soon anyway.
+	for f := &c.fifos[timerRetention]; limit > 0 && c.retained > limit && f.peek() != nil; {
+		if t := f.pop(); t.valid() && c.forgetContact(t.ct) {
+			c.cutShort++
+		}
 	}
+}
+
+// retentionText says how long finished contacts are kept, for errors.
+func (c *Core) retentionText() string {
+	s := "finished contacts are kept " + time.Duration(secs(c.cfg.ContactRetentionSeconds)).String()
+	if n := c.cfg.MaxRetainedContacts; n > 0 {
+		s += fmt.Sprintf(", the latest %d at most", n)
+	}
+	return s
+}
+
+// forgetContact drops a finished contact; false if it is not finished.
+func (c *Core) forgetContact(ct *contact) bool {
+	if !ct.terminal() {
+		return false
+	}
+	c.retained--
 	delete(c.contacts, ct.id)
 	if c.track {
 		c.gone = append(c.gone, ct.id)
 	}
 	clear(ct.decisions)
 	c.free = append(c.free, ct)
+	return true
 }
 
 // HandleContactEvent applies a platform's report about a contact.
@@ -319,7 +353,7 @@ func (c *Core) HandleContactEvent(now time.Time, ev *ContactEvent) (ContactEvent
 	}
 	ct, ok := c.contacts[ev.ContactID]
 	if !ok {
-		return ContactEventReply{}, errorf(CodeUnknownContact, "contact %q is not known (never routed, or finished more than %v ago)", ev.ContactID, time.Duration(secs(c.cfg.ContactRetentionSeconds)))
+		return ContactEventReply{}, errorf(CodeUnknownContact, "contact %q is not known (never routed, or finished and forgotten: %s)", ev.ContactID, c.retentionText())
 	}
 	at := c.now
 	if ev.At != nil {

@@ -90,6 +90,7 @@ func checkInvariants(t testing.TB, c *Core) {
 		}
 		inAny[ct] = true
 	}
+	finished := 0
 	for id, ct := range c.contacts {
 		if id != ct.id {
 			fail("contact map key %s holds %s", id, ct.id)
@@ -125,9 +126,17 @@ func checkInvariants(t testing.TB, c *Core) {
 			if ct.queued || ct.inAny {
 				fail("finished contact %s still queued", ct.id)
 			}
+			finished++
 		default:
 			fail("contact %s in unknown state %q", ct.id, ct.state)
 		}
+	}
+	if finished != c.retained {
+		fail("%d finished contacts held, counted %d", finished, c.retained)
+	}
+	// Memory stays bounded, also after a restore into a lower bound.
+	if limit := c.cfg.MaxRetainedContacts; limit > 0 && c.retained > limit {
+		fail("%d finished contacts held, max_retained_contacts %d", c.retained, limit)
 	}
 }
 
@@ -142,6 +151,7 @@ func propOrg() *teams.Org {
 	org.Routing.WrapUpSeconds = 20
 	org.Routing.MaxMisses = 2
 	org.Routing.ContactRetentionSeconds = 600
+	org.Routing.MaxRetainedContacts = 8
 	org.Routing.Chain = []teams.ChainStep{
 		{Step: teams.StepKnownAgent, BudgetSeconds: 10},
 		{Step: teams.StepServedBefore, BudgetSeconds: 0},
@@ -557,6 +567,7 @@ func tunedOrg(rng *rand.Rand) *teams.Org {
 	r.ResolvedAffinity, r.KnownAgentMinAffinity, r.ContinuityLoadCap = rng.Float64(), rng.Float64()/2, rng.Float64()
 	r.CallbackForKnownAgent = rng.IntN(2) == 0
 	r.MaxMisses = 1 + rng.IntN(4)
+	r.MaxRetainedContacts = rng.IntN(12) // 0: no bound
 	r.EWTSampleSize = 1 + rng.IntN(80)
 	r.MinProficiency = 1 + rng.IntN(3)
 	r.SkillMinimums = map[string]int{"tech": 1 + rng.IntN(5)}
@@ -693,7 +704,10 @@ func TestSnapshotCarriesOverTunedSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := Restore(tunedOrg(rng), opts, snap)
+			to := tunedOrg(rng)
+			// A lower bound forgets finished contacts (TestRetentionBound).
+			to.Routing.MaxRetainedContacts = 0
+			r, err := Restore(to, opts, snap)
 			if err != nil {
 				t.Fatalf("seed %d step %d: %v", seed, i, err)
 			}

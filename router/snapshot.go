@@ -392,6 +392,9 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 			return nil, err
 		}
 		c.contacts[ct.id] = ct
+		if ct.terminal() {
+			c.retained++
+		}
 		// A tracking caller's first TakeChanges gives the whole state, as
 		// it does after New and a replay.
 		c.markContact(ct)
@@ -487,6 +490,7 @@ func Restore(org *teams.Org, opts Options, s *Snapshot) (*Core, error) {
 			c.fifos[k].q = append(c.fifos[k].q, t)
 		}
 	}
+	c.trimRetained() // the org may hold fewer than the snapshot
 	return c, nil
 }
 

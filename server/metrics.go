@@ -16,6 +16,8 @@ type metrics struct {
 	offersExpired *prometheus.CounterVec
 	latency       prometheus.Histogram
 	reloads       *prometheus.CounterVec
+	retained      prometheus.Gauge
+	cutShort      prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, store *teams.Store, now func() time.Time) *metrics {
@@ -37,11 +39,19 @@ func newMetrics(reg *prometheus.Registry, store *teams.Store, now func() time.Ti
 			Name: "tex_org_reloads_total",
 			Help: "Org reloads while serving, by result: applied, or refused (the state does not carry over).",
 		}, []string{"result"}),
+		retained: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tex_contacts_retained",
+			Help: "Finished contacts held for late events and retried requests (contact_retention_seconds).",
+		}),
+		cutShort: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tex_contacts_forgotten_early_total",
+			Help: "Finished contacts forgotten before contact_retention_seconds because max_retained_contacts was reached.",
+		}),
 	}
 	for _, r := range []string{"applied", "refused"} {
 		m.reloads.WithLabelValues(r) // both series from the start, for alerts on increase
 	}
-	reg.MustRegister(m.decisions, m.offersExpired, m.latency, m.reloads, &storeCollector{store: store, now: now},
+	reg.MustRegister(m.decisions, m.offersExpired, m.latency, m.reloads, m.retained, m.cutShort, &storeCollector{store: store, now: now},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/scorecard"
+	"github.com/tex-cx/tex/server/natstest"
 	"github.com/tex-cx/tex/teams"
 )
 
@@ -180,5 +182,35 @@ func TestReloadUnderTraffic(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestRetentionBoundMetrics: finished contacts past max_retained_contacts
+// are forgotten early; /metrics counts them and the log warns once.
+func TestRetentionBoundMetrics(t *testing.T) {
+	cfg := testConfig(t, t.TempDir(), nil)
+	org := *cfg.Org
+	org.Routing.MaxRetainedContacts = 2
+	cfg.Org = &org
+	var logs natstest.LogBuffer
+	log := zerolog.New(&logs).Level(zerolog.WarnLevel)
+	cfg.Log = &log
+	s := startConfig(t, cfg)
+	nc := connect(t, s)
+	for i := range 5 {
+		id := fmt.Sprint("m-", i)
+		route(t, nc, id, "")
+		event(t, nc, map[string]any{"contact_id": id, "type": "abandoned"})
+	}
+	_, body := httpDo(t, s, "GET", "/metrics", nil)
+	if !strings.Contains(string(body), "\ntex_contacts_retained 2\n") || !strings.Contains(string(body), "\ntex_contacts_forgotten_early_total 3\n") {
+		t.Errorf("metrics after 5 finished contacts, 2 kept:\n%s", body)
+	}
+	if n := strings.Count(logs.String(), "max_retained_contacts reached"); n != 1 {
+		t.Errorf("%d warnings, want 1 (once a minute):\n%s", n, logs.String())
+	}
+	if status, b := httpDo(t, s, "POST", "/v1/contacts/m-0/events", []byte(`{"type":"abandoned"}`)); status != 404 ||
+		!strings.Contains(string(b), "the latest 2 at most") {
+		t.Errorf("an event for a contact forgotten early: %d %s", status, b)
 	}
 }

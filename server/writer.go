@@ -115,6 +115,8 @@ type writer struct {
 	// lastSeq, evIdx and lastEv belong to the acker while it runs, and to
 	// the writer once the acker is drained (after a barrier).
 
+	retention retentionNote
+
 	snaps     *snapshotter
 	snapEvery time.Duration
 	snapSeq   uint64 // lastSeq of the latest snapshot taken or restored
@@ -500,12 +502,41 @@ func (w *writer) tick() {
 	if !w.lease.valid() || !w.healthy() {
 		return
 	}
-	w.core.Tick(w.stamp())
+	now := w.stamp()
+	w.core.Tick(now)
 	w.events, w.epochs = w.events[:0], w.epochs[:0]
 	w.collect(-1)
 	w.encodeEvents()
 	f := &flight{}
 	w.finishFlight(f)
+	w.retention.note(w.core, w.metrics, w.log, now)
+}
+
+// retentionNote turns the core's retention counts into metrics, and warns
+// (once a minute at most) when finished contacts are forgotten early.
+type retentionNote struct {
+	core   *router.Core // whose count cut was read: a new core counts from 0
+	cut    uint64
+	warned time.Time
+}
+
+func (r *retentionNote) note(core *router.Core, m *metrics, log *zerolog.Logger, now time.Time) {
+	held, cut := core.Retention()
+	m.retained.Set(float64(held))
+	if core != r.core {
+		r.core, r.cut = core, cut
+		return
+	}
+	if cut == r.cut {
+		return
+	}
+	m.cutShort.Add(float64(cut - r.cut))
+	r.cut = cut
+	if now.Sub(r.warned) >= time.Minute {
+		r.warned = now
+		log.Warn().Int("held", held).Uint64("forgotten_early", cut).
+			Msg("finished contacts forgotten before contact_retention_seconds: max_retained_contacts reached")
+	}
 }
 
 // healthy rebuilds the core when a journal write failed, after the acker
@@ -677,6 +708,7 @@ func (w *writer) apply(batch []*command) {
 		w.broken = jerr
 	}
 	w.finishFlight(f)
+	w.retention.note(w.core, w.metrics, w.log, now)
 }
 
 // publishEntry writes the journal entry being built. After a failure it

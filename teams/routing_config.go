@@ -143,6 +143,10 @@ type RoutingConfig struct {
 	// ContactRetentionSeconds is how long a finished contact stays in
 	// memory, so that a retried route request still gets its answer.
 	ContactRetentionSeconds float64 `yaml:"contact_retention_seconds" json:"contact_retention_seconds"`
+	// MaxRetainedContacts bounds the finished contacts kept for
+	// ContactRetentionSeconds: past it the oldest go early, so memory stays
+	// bounded at any contact rate. 0: no bound.
+	MaxRetainedContacts int `yaml:"max_retained_contacts" json:"max_retained_contacts"`
 }
 
 // MarketRouting holds a market's overrides of the org routing defaults. A
@@ -188,6 +192,7 @@ func DefaultRouting() RoutingConfig {
 		EWTSampleSize:             50,
 		DefaultHandleSeconds:      300,
 		ContactRetentionSeconds:   3600,
+		MaxRetainedContacts:       1_000_000,
 	}
 }
 
@@ -276,6 +281,9 @@ func (c *RoutingConfig) Validate(where string) []string {
 	}
 	positive("default_handle_seconds", c.DefaultHandleSeconds)
 	nonNeg("contact_retention_seconds", c.ContactRetentionSeconds)
+	if c.MaxRetainedContacts < 0 {
+		bad("max_retained_contacts must be >= 0 (0: no bound), got %d", c.MaxRetainedContacts)
+	}
 	return probs
 }
 
