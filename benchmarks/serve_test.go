@@ -175,7 +175,7 @@ func BenchmarkServe(b *testing.B) {
 		for _, k := range kinds {
 			b.Run(fmt.Sprintf("%s/requesters=%d", k.name, par), func(b *testing.B) {
 				per := max(b.N/par, 1)
-				fanOut(b, s, par, func(conn *nats.Conn, _ time.Time) []time.Duration {
+				fanOut(b, s, par, par, func(conn *nats.Conn, _ time.Time) []time.Duration {
 					lat := make([]time.Duration, 0, per)
 					for range per {
 						d, err := k.op(conn)
@@ -227,11 +227,16 @@ func journalEntries(b *testing.B, s *server.Server) uint64 {
 	return st.CachedInfo().State.Msgs
 }
 
-// fanOut runs each on n connections of its own at once, from start, and
-// gathers what they measured. The benchmark timer runs only while they do.
-func fanOut(b *testing.B, s *server.Server, n int, each func(conn *nats.Conn, start time.Time) []time.Duration) load {
+// fanOut runs each n times at once, from start, on nConns connections
+// dealt round, and gathers what they measured. The benchmark timer runs
+// only while they do.
+func fanOut(b *testing.B, s *server.Server, n, nConns int, each func(conn *nats.Conn, start time.Time) []time.Duration) load {
 	conns := make([]*nats.Conn, n)
 	for i := range conns {
+		if i >= nConns {
+			conns[i] = conns[i%nConns]
+			continue
+		}
 		c, err := nats.Connect(s.NATSURL())
 		if err != nil {
 			b.Fatal(err)
@@ -324,22 +329,30 @@ func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
 func BenchmarkServeRate(b *testing.B) {
 	s, _ := startServe(b)
 	var contacts atomic.Int64
-	openLoop(b, s, 5000, 20000, &contacts)
+	openLoop(b, s, 5000, 20000, requesters, &contacts)
 	for _, rate := range []int{5000, 10000} {
 		b.Run(fmt.Sprintf("commands=%d", rate), func(b *testing.B) {
-			openLoop(b, s, rate, b.N, &contacts).report(b, "commands")
+			openLoop(b, s, rate, b.N, requesters, &contacts).report(b, "commands")
 		})
 	}
+	// The same requesters as 4 platform nodes, each with one connection
+	// that its calls share, as nats.go is meant to be used.
+	b.Run("commands=10000/conns=4", func(b *testing.B) {
+		openLoop(b, s, 10000, b.N, 4, &contacts).report(b, "commands")
+	})
 }
 
+// requesters is how many requesters the open loop runs.
+const requesters = 32
+
 // openLoop sends about commands commands at rate a second, routes and
-// their abandons, numbering the contacts from contacts.
-func openLoop(b *testing.B, s *server.Server, rate, commands int, contacts *atomic.Int64) load {
-	const requesters = 32
+// their abandons, from requesters sharing conns connections, numbering
+// the contacts from contacts.
+func openLoop(b *testing.B, s *server.Server, rate, commands, conns int, contacts *atomic.Int64) load {
 	interval := time.Duration(float64(time.Second) * requesters / float64(rate))
 	per := max(commands/requesters/2, 1)
 	var requester atomic.Int64
-	return fanOut(b, s, requesters, func(conn *nats.Conn, start time.Time) []time.Duration {
+	return fanOut(b, s, requesters, conns, func(conn *nats.Conn, start time.Time) []time.Duration {
 		lat := make([]time.Duration, 0, 2*per)
 		// Requesters start spread over one interval.
 		next := start.Add(interval * time.Duration(requester.Add(1)) / requesters)
