@@ -475,12 +475,27 @@ func (p *publisher) stop(ctx context.Context) {
 
 func (p *publisher) kill() { p.kOnce.Do(func() { close(p.killc) }) }
 
+// decisionStep is the fallback step of a decision for the metrics: the one
+// that assigned the contact, or for one left waiting the furthest step
+// open, as its route reply says.
+func decisionStep(d *router.Decision) string {
+	if d.Step != "" {
+		return d.Step
+	}
+	for i := len(d.Steps) - 1; i >= 0; i-- {
+		if d.Steps[i].Open {
+			return d.Steps[i].Step
+		}
+	}
+	return ""
+}
+
 // observe counts and logs one live event.
 func (p *publisher) observe(e *router.Event) {
 	switch e.Kind {
 	case router.KindDecision:
 		d := e.Decision
-		p.metrics.decisions.WithLabelValues(d.Outcome, d.Step, d.Trigger).Inc()
+		p.metrics.decisions.WithLabelValues(d.Outcome, decisionStep(d), d.Trigger).Inc()
 		if p.log.GetLevel() <= zerolog.DebugLevel {
 			p.log.Debug().Str(logContact, d.ContactID).Str("trigger", d.Trigger).Str("outcome", d.Outcome).
 				Str("team", d.Team).Str(logAgent, d.Agent).Str("step", d.Step).Msg("decision")

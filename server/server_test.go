@@ -367,6 +367,11 @@ func TestHTTPAndNATSAgree(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// A queued decision counts under the furthest step open, as its reply says.
+	if !bytes.Contains(body, []byte(`tex_route_decisions_total{outcome="queued",step="`)) ||
+		bytes.Contains(body, []byte(`tex_route_decisions_total{outcome="queued",step=""`)) {
+		t.Errorf("queued decisions without their step:\n%s", body)
+	}
 }
 
 // snapshotState is what a restart must give back: every team's agents and
