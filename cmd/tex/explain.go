@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tex-cx/tex/router"
 	"github.com/tex-cx/tex/server"
@@ -75,9 +76,22 @@ func printDecision(w io.Writer, n, of int, d *router.Decision) error {
 		fmt.Fprintln(w, "  steps:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "    STEP\tTEAMS\tOPEN\tVIABLE\tSEEN\tELIG\tSKIPPED")
+		// Skip reasons wrap within what the other columns leave of 80,
+		// rather than lose counts.
+		stepW, teamsW, seenW, eligW := 4, 5, 4, 4
 		for _, s := range d.Steps {
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%d\t%d\t%s\n", cut(s.Step, 16), joinCut(s.Teams, 16), yesNo(s.Open),
-				yesNo(s.Viable), s.Considered, s.Eligible, cut(skipText(s.Skipped), 24))
+			stepW = max(stepW, utf8.RuneCountInString(cut(s.Step, 13)))
+			teamsW = max(teamsW, utf8.RuneCountInString(joinCut(s.Teams, 15)))
+			seenW, eligW = max(seenW, len(fmt.Sprint(s.Considered))), max(eligW, len(fmt.Sprint(s.Eligible)))
+		}
+		skipW := max(80-(4+stepW+2+teamsW+2+len("OPEN")+2+len("VIABLE")+2+seenW+2+eligW+2), 12)
+		for _, s := range d.Steps {
+			skips := wrapList(skipParts(s.Skipped), skipW)
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%d\t%d\t%s\n", cut(s.Step, 13), joinCut(s.Teams, 15), yesNo(s.Open),
+				yesNo(s.Viable), s.Considered, s.Eligible, skips[0])
+			for _, more := range skips[1:] {
+				fmt.Fprintf(tw, "    \t\t\t\t\t\t%s\n", more)
+			}
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -136,10 +150,34 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func skipText(list []router.SkipCount) string {
+func skipText(list []router.SkipCount) string { return strings.Join(skipParts(list), ", ") }
+
+func skipParts(list []router.SkipCount) []string {
 	parts := make([]string, len(list))
 	for i, s := range list {
 		parts[i] = fmt.Sprintf("%s %d", s.Reason, s.Count)
 	}
-	return strings.Join(parts, ", ")
+	return parts
+}
+
+// wrapList joins parts with ", " into lines of at most width runes where
+// the parts allow (a longer part is cut); there is always one line.
+func wrapList(parts []string, width int) []string {
+	lines := []string{""}
+	for i, p := range parts {
+		if i < len(parts)-1 {
+			p += ","
+		}
+		p = cut(p, width)
+		last := &lines[len(lines)-1]
+		switch {
+		case *last == "":
+			*last = p
+		case utf8.RuneCountInString(*last)+1+utf8.RuneCountInString(p) <= width:
+			*last += " " + p
+		default:
+			lines = append(lines, p)
+		}
+	}
+	return lines
 }
