@@ -79,7 +79,10 @@ func EnsureEventStreamForTest(ctx context.Context, nc *nats.Conn) error {
 	if err != nil {
 		return err
 	}
-	_, err = EnsureEventStream(ctx, js, "tex")
+	st, err := EnsureEventStream(ctx, js, "tex")
+	if err == nil && st.CachedInfo().Config.Duplicates != DuplicateWindow {
+		err = fmt.Errorf("stream made with a duplicate window of %v", st.CachedInfo().Config.Duplicates)
+	}
 	return err
 }
 

@@ -156,7 +156,7 @@ func newPublisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, pr
 	if p.hole == nil {
 		// The saved mark lags the stream by up to markSave after a crash.
 		// The stream drops a republished copy only within its duplicate
-		// window (2 minutes by default), so a start later than that must
+		// window (scorecard.DuplicateWindow), so a start later than that must
 		// begin after the last event the stream holds.
 		last, err := lastStored(ctx, js, prefix)
 		if err != nil {
