@@ -199,6 +199,7 @@ type load struct {
 	lat              []time.Duration
 	elapsed, cpu, gc time.Duration
 	entries          uint64 // journal entries written meanwhile
+	liveHeap         uint64 // bytes live after the latest collection, at the end
 }
 
 // report adds p50, p99 and requests/s, and the CPU per request: what
@@ -213,6 +214,7 @@ func (l load) report(b *testing.B, unit string) {
 		if l.entries > 0 {
 			b.ReportMetric(n/float64(l.entries), "ops/entry")
 		}
+		b.ReportMetric(float64(l.liveHeap)/(1<<20), "live-heap-MB")
 	}
 }
 
@@ -267,7 +269,10 @@ func fanOut(b *testing.B, s *server.Server, n, nConns int, each func(conn *nats.
 	elapsed := time.Since(start)
 	b.StopTimer()
 	cpu, gc := cpuTime(b)-cpu0, gcTime()-gc0
-	return load{lat: all, elapsed: elapsed, cpu: cpu, gc: gc, entries: journalEntries(b, s) - entries0}
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	return load{lat: all, elapsed: elapsed, cpu: cpu, gc: gc, entries: journalEntries(b, s) - entries0,
+		liveHeap: live[0].Value.Uint64()}
 }
 
 // BenchmarkDispatch measures the time from an agent freeing up (its

@@ -192,7 +192,7 @@ func DefaultRouting() RoutingConfig {
 		EWTSampleSize:             50,
 		DefaultHandleSeconds:      300,
 		ContactRetentionSeconds:   3600,
-		MaxRetainedContacts:       200_000,
+		MaxRetainedContacts:       50_000,
 	}
 }
 
