@@ -49,7 +49,12 @@ func smallOrg(n int) *teams.Org {
 
 func newCore(t testing.TB, org *teams.Org) *Core {
 	t.Helper()
-	c, err := New(org, Options{Explain: true})
+	return newCoreWith(t, org, Options{Explain: true})
+}
+
+func newCoreWith(t testing.TB, org *teams.Org, opts Options) *Core {
+	t.Helper()
+	c, err := New(org, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

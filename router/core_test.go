@@ -272,10 +272,7 @@ func TestEarlierCoolOffKeepsItsRetry(t *testing.T) {
 func TestForgottenIDRoutedAgain(t *testing.T) {
 	org := smallOrg(1)
 	org.Routing.ContactRetentionSeconds = 60
-	c, err := New(org, Options{TrackChanges: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCoreWith(t, org, Options{TrackChanges: true})
 	mustRoute(t, c, 0, RouteRequest{ContactID: "a", Channel: "voice"})
 	mustEvent(t, c, 1, ContactEvent{ContactID: "a", Type: EventAbandoned})
 	c.TakeChanges()
@@ -292,10 +289,7 @@ func TestForgottenIDRoutedAgain(t *testing.T) {
 func TestRetentionBound(t *testing.T) {
 	org := smallOrg(1)
 	org.Routing.MaxRetainedContacts = 3
-	c, err := New(org, Options{TrackChanges: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCoreWith(t, org, Options{TrackChanges: true})
 	for i := range 5 {
 		id := fmt.Sprint("c", i)
 		mustRoute(t, c, float64(i), RouteRequest{ContactID: id, Channel: "voice"})

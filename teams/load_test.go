@@ -214,6 +214,7 @@ teams:
   known_agent_callback_seconds: -5
   callback_yield_seconds: .nan
   known_agent_window_seconds: -7
+  max_retained_contacts: -1
 `,
 			want: []string{
 				"org.yaml:8: routing: max_misses must be >= 1, got 0",
@@ -222,6 +223,7 @@ teams:
 				"org.yaml:11: routing: known_agent_callback_seconds must be a finite number >= 0, got -5",
 				"org.yaml:12: routing: callback_yield_seconds must be a finite number >= 0, got NaN",
 				"org.yaml:13: routing: known_agent_window_seconds must be a finite number >= 0, got -7",
+				"org.yaml:14: routing: max_retained_contacts must be >= 0 (0: no bound), got -1",
 			},
 		},
 		{

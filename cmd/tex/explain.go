@@ -78,17 +78,21 @@ func printDecision(w io.Writer, n, of int, d *router.Decision) error {
 		fmt.Fprintln(tw, "    STEP\tTEAMS\tOPEN\tVIABLE\tSEEN\tELIG\tSKIPPED")
 		// Skip reasons wrap within what the other columns leave of 80,
 		// rather than lose counts.
-		stepW, teamsW, seenW, eligW := 4, 5, 4, 4
-		for _, s := range d.Steps {
-			stepW = max(stepW, utf8.RuneCountInString(cut(s.Step, 13)))
-			teamsW = max(teamsW, utf8.RuneCountInString(joinCut(s.Teams, 15)))
-			seenW, eligW = max(seenW, len(fmt.Sprint(s.Considered))), max(eligW, len(fmt.Sprint(s.Eligible)))
+		type row struct{ step, teams, seen, elig string }
+		rows := make([]row, len(d.Steps))
+		widths := [4]int{len("STEP"), len("TEAMS"), len("SEEN"), len("ELIG")}
+		for i, s := range d.Steps {
+			r := row{cut(s.Step, 13), joinCut(s.Teams, 15), fmt.Sprint(s.Considered), fmt.Sprint(s.Eligible)}
+			for k, cell := range [4]string{r.step, r.teams, r.seen, r.elig} {
+				widths[k] = max(widths[k], utf8.RuneCountInString(cell))
+			}
+			rows[i] = r
 		}
-		skipW := max(80-(4+stepW+2+teamsW+2+len("OPEN")+2+len("VIABLE")+2+seenW+2+eligW+2), 12)
-		for _, s := range d.Steps {
-			skips := wrapList(skipParts(s.Skipped), skipW)
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%d\t%d\t%s\n", cut(s.Step, 13), joinCut(s.Teams, 15), yesNo(s.Open),
-				yesNo(s.Viable), s.Considered, s.Eligible, skips[0])
+		fixed := 4 + widths[0] + widths[1] + len("OPEN") + len("VIABLE") + widths[2] + widths[3] + 6*2
+		for i, s := range d.Steps {
+			r := rows[i]
+			skips := wrapList(skipParts(s.Skipped), max(80-fixed, 12))
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.step, r.teams, yesNo(s.Open), yesNo(s.Viable), r.seen, r.elig, skips[0])
 			for _, more := range skips[1:] {
 				fmt.Fprintf(tw, "    \t\t\t\t\t\t%s\n", more)
 			}
