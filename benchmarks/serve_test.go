@@ -83,20 +83,19 @@ func report(b *testing.B, lat []time.Duration, elapsed time.Duration, unit strin
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), unit+"/s")
 }
 
-// BenchmarkServe compares, in one run, a bare NATS request/reply echo
-// served on the same in-process connection kind as tex, the same echo
-// with a JetStream write acknowledged before each reply (the floor of a
-// write-ahead reply), and tex.route
-// decisions (journaled before the reply), sequential and with 16
-// requesters. Every route is followed by an untimed abandon, so the queue
-// stays short, as it does in a live contact center.
-func BenchmarkServe(b *testing.B) {
-	s, nc := startServe(b)
+// startEchoes answers, beside tex, the bare NATS services the serve
+// benchmarks compare it with: bench.echo on an in-process connection like
+// tex's, bench.echo_tcp over TCP like any NATS service,
+// bench.echo_journaled, the in-process echo with its journal write
+// acknowledged before the reply (the floor of a write-ahead reply), and
+// bench.echo_evented, that with the events of tex's commands after it
+// (startFloor).
+func startEchoes(b *testing.B, s *server.Server) {
 	echo, err := nats.Connect(s.NATSURL(), nats.InProcessServer(s.EmbeddedNATS()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer echo.Close()
+	b.Cleanup(echo.Close)
 	if _, err := echo.Subscribe("bench.echo", func(m *nats.Msg) { _ = m.Respond(m.Data) }); err != nil {
 		b.Fatal(err)
 	}
@@ -104,33 +103,27 @@ func BenchmarkServe(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer echoTCP.Close()
+	b.Cleanup(echoTCP.Close)
 	if _, err := echoTCP.Subscribe("bench.echo_tcp", func(m *nats.Msg) { _ = m.Respond(m.Data) }); err != nil {
 		b.Fatal(err)
 	}
 	if err := echoTCP.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	// The floor of a write-ahead reply: the echo, with one JetStream write
-	// (file storage, like tex's journal) acknowledged before the reply.
-	js := natstest.JetStream(b, echo)
-	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
-		Name: "BENCH_JOURNAL", Subjects: []string{"bench.journal"}, Storage: jetstream.FileStorage,
-	}); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := echo.Subscribe("bench.echo_journaled", func(m *nats.Msg) {
-		if _, err := js.Publish(context.Background(), "bench.journal", m.Data); err != nil {
-			b.Error(err)
-			return
-		}
-		_ = m.Respond(m.Data)
-	}); err != nil {
-		b.Fatal(err)
-	}
 	if err := echo.Flush(); err != nil {
 		b.Fatal(err)
 	}
+	startFloor(b, s, "bench.echo_journaled", false)
+	startFloor(b, s, "bench.echo_evented", true)
+}
+
+// BenchmarkServe compares, in one run, the bare NATS services of
+// startEchoes and tex.route decisions (journaled before the reply),
+// sequential and with 16 requesters. Every route is followed by an untimed abandon, so the queue
+// stays short, as it does in a live contact center.
+func BenchmarkServe(b *testing.B) {
+	s, nc := startServe(b)
+	startEchoes(b, s)
 	// Setup check: a route is answered, and queued (nobody is logged in).
 	rep, err := nc.Request("tex.route", []byte(`{"contact_id":"check","channel":"voice","market":"DET"}`), 5*time.Second)
 	if err != nil || !json.Valid(rep.Data) || !contains(rep.Data, `"status":"queued"`) {
@@ -141,21 +134,10 @@ func BenchmarkServe(b *testing.B) {
 		name string
 		op   func(conn *nats.Conn) (time.Duration, error)
 	}{
-		{"echo", func(conn *nats.Conn) (time.Duration, error) {
-			t0 := time.Now()
-			_, err := conn.Request("bench.echo", []byte(`{"contact_id":"c-0","channel":"voice","market":"DET"}`), 5*time.Second)
-			return time.Since(t0), err
-		}},
-		{"echo_tcp", func(conn *nats.Conn) (time.Duration, error) {
-			t0 := time.Now()
-			_, err := conn.Request("bench.echo_tcp", []byte(`{"contact_id":"c-0","channel":"voice","market":"DET"}`), 5*time.Second)
-			return time.Since(t0), err
-		}},
-		{"echo_journaled", func(conn *nats.Conn) (time.Duration, error) {
-			t0 := time.Now()
-			_, err := conn.Request("bench.echo_journaled", []byte(`{"contact_id":"c-0","channel":"voice","market":"DET"}`), 5*time.Second)
-			return time.Since(t0), err
-		}},
+		{"echo", echoOp("bench.echo")},
+		{"echo_tcp", echoOp("bench.echo_tcp")},
+		{"echo_journaled", echoOp("bench.echo_journaled")},
+		{"echo_evented", echoOp("bench.echo_evented")},
 		{"route", func(conn *nats.Conn) (time.Duration, error) {
 			id := fmt.Sprintf("b-%d", seq.Add(1))
 			t0 := time.Now()
@@ -189,6 +171,15 @@ func BenchmarkServe(b *testing.B) {
 				}).report(b, "req")
 			})
 		}
+	}
+}
+
+// echoOp times one request to an echo service, with a route's body.
+func echoOp(subject string) func(conn *nats.Conn) (time.Duration, error) {
+	return func(conn *nats.Conn) (time.Duration, error) {
+		t0 := time.Now()
+		_, err := conn.Request(subject, []byte(`{"contact_id":"c-0","channel":"voice","market":"DET"}`), 5*time.Second)
+		return time.Since(t0), err
 	}
 }
 
@@ -334,26 +325,37 @@ func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
 func BenchmarkServeRate(b *testing.B) {
 	s, _ := startServe(b)
 	var contacts atomic.Int64
-	openLoop(b, s, 5000, 20000, requesters, &contacts)
+	startEchoes(b, s)
+	openLoop(b, s, 5000, 20000, requesters, texCommands, &contacts)
 	for _, rate := range []int{5000, 10000} {
 		b.Run(fmt.Sprintf("commands=%d", rate), func(b *testing.B) {
-			openLoop(b, s, rate, b.N, requesters, &contacts).report(b, "commands")
+			openLoop(b, s, rate, b.N, requesters, texCommands, &contacts).report(b, "commands")
+		})
+	}
+	// The same load on the bare services, for what the machine allows at
+	// that rate without tex.
+	for _, echo := range []string{"bench.echo_tcp", "bench.echo_journaled", "bench.echo_evented"} {
+		b.Run(fmt.Sprintf("commands=10000/%s", strings.TrimPrefix(echo, "bench.")), func(b *testing.B) {
+			openLoop(b, s, 10000, b.N, requesters, [2]string{echo, echo}, &contacts).report(b, "commands")
 		})
 	}
 	// The same requesters as 4 platform nodes, each with one connection
 	// that its calls share, as nats.go is meant to be used.
 	b.Run("commands=10000/conns=4", func(b *testing.B) {
-		openLoop(b, s, 10000, b.N, 4, &contacts).report(b, "commands")
+		openLoop(b, s, 10000, b.N, 4, texCommands, &contacts).report(b, "commands")
 	})
 }
 
 // requesters is how many requesters the open loop runs.
 const requesters = 32
 
+// texCommands are the subjects of a contact's route and its abandon.
+var texCommands = [2]string{"tex.route", "tex.contact.event"}
+
 // openLoop sends about commands commands at rate a second, routes and
-// their abandons, from requesters sharing conns connections, numbering
-// the contacts from contacts.
-func openLoop(b *testing.B, s *server.Server, rate, commands, conns int, contacts *atomic.Int64) load {
+// their abandons to subjects, from requesters sharing conns connections,
+// numbering the contacts from contacts.
+func openLoop(b *testing.B, s *server.Server, rate, commands, conns int, subjects [2]string, contacts *atomic.Int64) load {
 	interval := time.Duration(float64(time.Second) * requesters / float64(rate))
 	per := max(commands/requesters/2, 1)
 	var requester atomic.Int64
@@ -374,8 +376,8 @@ func openLoop(b *testing.B, s *server.Server, rate, commands, conns int, contact
 		}
 		for range per {
 			id := fmt.Sprintf("r-%d", contacts.Add(1))
-			if !do("tex.route", `{"contact_id":"`+id+`","channel":"voice","market":"DET"}`) ||
-				!do("tex.contact.event", `{"contact_id":"`+id+`","type":"abandoned"}`) {
+			if !do(subjects[0], `{"contact_id":"`+id+`","channel":"voice","market":"DET"}`) ||
+				!do(subjects[1], `{"contact_id":"`+id+`","type":"abandoned"}`) {
 				break
 			}
 		}
