@@ -52,6 +52,23 @@ func (e *entry) commands() []journaled {
 	return e.C
 }
 
+// appendEntry writes an entry of cmds at t as JSON. The bodies go in as
+// they are: the decoder took each as one JSON value, where json.Marshal
+// would scan and compact each again.
+func appendEntry(b []byte, t int64, cmds []journaled) []byte {
+	b = strconv.AppendInt(append(b, `{"t":`...), t, 10)
+	b = append(b, `,"c":[`...)
+	for i, c := range cmds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(b, `{"k":"`...), c.K...)
+		b = append(append(b, `","b":`...), c.B...)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
 // maxEntryBytes bounds one journal message well below NATS's default
 // max_payload (1 MB): a batch of large commands spans several.
 const maxEntryBytes = 512 << 10

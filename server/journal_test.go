@@ -44,6 +44,42 @@ func TestEntryFormats(t *testing.T) {
 	}
 }
 
+// TestAppendEntry: an entry written by hand reads back as the commands
+// went in, whatever whitespace and characters their bodies hold.
+func TestAppendEntry(t *testing.T) {
+	cmds := []journaled{
+		{K: entryRoute, B: json.RawMessage(" {\n\t\"contact_id\" : \"<c&1>\u2028\", \"priority\": 5 }\r\n")},
+		{K: entryAgentState, B: json.RawMessage(`{"agent_id":"det-016","state":"available"}`)},
+		{K: entryContactEvent, B: json.RawMessage(`{"contact_id":"c-1","type":"abandoned","x":[null,true,1e3]}`)},
+	}
+	data := appendEntry([]byte("keep"), 1700000000123456789, cmds)
+	if !strings.HasPrefix(string(data), "keep") {
+		t.Fatalf("appendEntry overwrote its buffer: %s", data)
+	}
+	var got entry
+	if err := json.Unmarshal(data[len("keep"):], &got); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+	if got.T != 1700000000123456789 || len(got.commands()) != len(cmds) {
+		t.Fatalf("read back %+v", got)
+	}
+	for i, c := range got.commands() {
+		var want, have any
+		if err := json.Unmarshal(cmds[i].B, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(c.B, &have); err != nil {
+			t.Fatal(err)
+		}
+		if c.K != cmds[i].K || !cmp.Equal(want, have) {
+			t.Errorf("command %d: %s %s, want %s %s", i, c.K, c.B, cmds[i].K, cmds[i].B)
+		}
+	}
+	if data := appendEntry(nil, 1, nil); string(data) != `{"t":1,"c":[]}` {
+		t.Errorf("empty entry: %s", data)
+	}
+}
+
 // TestEventIDsMatchReplay: replay names every event as it was named live,
 // also events of timers that fire after an entry with no events of its own
 // (a retried route), so a republish after a crash is dropped by the stream

@@ -215,7 +215,13 @@ func readHole(ctx context.Context, kv jetstream.KeyValue, key string) (*eventID,
 
 // encodeEvent makes e ready to publish.
 func encodeEvent(prefix string, e router.Event, id eventID, log *zerolog.Logger) outEvent {
-	data, err := json.Marshal(e.Payload())
+	var data []byte
+	var err error
+	if e.Appends() {
+		data, err = appendJSON(e.AppendJSON)
+	} else {
+		data, err = json.Marshal(e.Payload())
+	}
 	if err != nil {
 		log.Error().Err(err).Str("kind", e.Kind.String()).Msg("encode event")
 		data = nil

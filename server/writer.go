@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -715,11 +716,7 @@ func (w *writer) apply(batch []*command) {
 // still adds the entry's id, so entry indexes stay aligned; the flight is
 // refused anyway.
 func (w *writer) publishEntry(now time.Time) error {
-	data, err := json.Marshal(entry{T: now.UnixNano(), C: w.jcmds})
-	var id uint64
-	if err == nil {
-		id, err = w.journal.send(data)
-	}
+	id, err := w.journal.send(appendEntry(make([]byte, 0, w.jsize+64), now.UnixNano(), w.jcmds))
 	w.entries = append(w.entries, id)
 	w.jcmds, w.jsize = w.jcmds[:0], 0
 	return err
@@ -863,13 +860,13 @@ func (w *writer) exec(c *command, now time.Time) (reply any, kind string, err er
 	switch c.op {
 	case opRoute:
 		r, err := w.core.Route(now, c.route)
-		return r, entryRoute, err
+		return &r, entryRoute, err
 	case opAgentState:
 		r, err := w.core.SetAgentState(now, c.agent)
-		return r, entryAgentState, err
+		return &r, entryAgentState, err
 	case opContactEvent:
 		r, err := w.core.HandleContactEvent(now, c.event)
-		return r, entryContactEvent, err
+		return &r, entryContactEvent, err
 	case opRead:
 		r, err := c.read(w.core)
 		return r, "", err
@@ -1111,8 +1108,39 @@ func (w *writer) stop(ctx context.Context) {
 
 func (w *writer) kill() { w.kOnce.Do(func() { close(w.killed) }) }
 
+// jsonAppender is a reply or payload that writes its own JSON, the bytes
+// json.Marshal would write, without reflection (router/encode.go).
+type jsonAppender interface {
+	AppendJSON([]byte) ([]byte, error)
+}
+
+// scratch holds buffers to encode into: what was written is then copied
+// out at its size, one allocation per payload, as json.Marshal does.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// appendJSON encodes with write, which appends to a scratch buffer.
+func appendJSON(write func([]byte) ([]byte, error)) ([]byte, error) {
+	buf := scratch.Get().(*[]byte)
+	b, err := write((*buf)[:0])
+	var out []byte
+	if err == nil {
+		out = bytes.Clone(b)
+	}
+	if cap(b) <= 64<<10 { // a rare huge payload is not kept
+		*buf = b[:0]
+		scratch.Put(buf)
+	}
+	return out, err
+}
+
 func encodeReply(v any) []byte {
-	data, err := json.Marshal(v)
+	var data []byte
+	var err error
+	if a, ok := v.(jsonAppender); ok {
+		data, err = appendJSON(a.AppendJSON)
+	} else {
+		data, err = json.Marshal(v)
+	}
 	if err != nil {
 		return encodeError(&router.Error{Code: router.CodeUnavailable, Message: "encode reply: " + err.Error()})
 	}

@@ -280,7 +280,11 @@ func applyContactsTxn(txn *memdb.Txn, upserts []*ContactRow, deletes []string) e
 		}
 	}
 	for _, id := range deletes {
-		if _, err := txn.DeleteAll(TableContacts, IndexID, id); err != nil {
+		// Delete looks the row up by its id alone; DeleteAll would open an
+		// iterator for the one row. A contact that never reached the store
+		// (routed and finished within one write) is not there.
+		err := txn.Delete(TableContacts, &ContactRow{ContactID: id})
+		if err != nil && !errors.Is(err, memdb.ErrNotFound) {
 			return fmt.Errorf("delete contact %s: %w", id, err)
 		}
 	}
