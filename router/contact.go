@@ -254,17 +254,30 @@ func (h *handleStats) add(v float64) {
 	h.stale = true
 }
 
+// priorSamples is how many samples a team's handle times count as at
+// least: until it has that many, def fills in for the missing ones. One
+// quick first contact of the day (a wrong number, a test call) would
+// otherwise set the EWT of everyone behind it to a few seconds.
+const priorSamples = 10
+
+// prior is how many samples of def stand in for missing ones.
+func (h *handleStats) prior() int {
+	return max(min(priorSamples, len(h.ring))-h.n, 0)
+}
+
 func (h *handleStats) mean(def float64) float64 {
+	m := float64(h.prior())
 	if h.n == 0 {
 		return def
 	}
-	return h.sum / float64(h.n)
+	return (h.sum + m*def) / (float64(h.n) + m)
 }
 
 // residual is the expected remaining handle time of a contact that has
 // lasted elapsed seconds, from the recent samples: mean of (s - elapsed)
-// over samples longer than elapsed. With no history it assumes def, and
-// when the contact outlasts every sample it assumes a tenth of the mean.
+// over samples longer than elapsed, def standing in for missing samples
+// (prior). With no history it assumes def, and when the contact outlasts
+// every sample it assumes a tenth of the mean.
 func (h *handleStats) residual(elapsed, def float64) float64 {
 	if h.n == 0 {
 		return max(def-elapsed, def*0.1)
@@ -287,11 +300,16 @@ func (h *handleStats) residual(elapsed, def float64) float64 {
 			hi = m
 		}
 	}
-	if lo == len(h.sorted) {
+	cnt := float64(len(h.sorted) - lo)
+	left := h.suffix[lo] - cnt*elapsed
+	if m := float64(h.prior()); m > 0 && def > elapsed {
+		cnt += m
+		left += m * (def - elapsed)
+	}
+	if cnt == 0 {
 		return h.mean(def) * 0.1
 	}
-	cnt := float64(len(h.sorted) - lo)
-	return (h.suffix[lo] - cnt*elapsed) / cnt
+	return left / cnt
 }
 
 // Timers.

@@ -35,7 +35,10 @@ func TestGoldenDecisions(t *testing.T) {
 			mustRoute(t, c, 300, RouteRequest{ContactID: "other", Channel: "voice"})
 			mustEvent(t, c, 300, ContactEvent{ContactID: "other", Type: EventAccepted})
 			mustState(t, c, 305, "det-002", AgentAvailable)
-			// det-001 is expected in 50 s: a callback reserved for them.
+			// det-001 is expected in 257 s: 50 s more of the team's one
+			// 70 s contact, and 280 s more of the 300 s default that stands
+			// in for the nine samples missing (priorSamples). A callback
+			// reserved for them.
 			mustRoute(t, c, 320, RouteRequest{ContactID: "back", Channel: "voice", CustomerID: "acct-42"})
 		}, "back"},
 		{"skips_by_reason", func(t *testing.T, c *Core) {

@@ -12,10 +12,12 @@ import (
 // knownBusy builds the known-agent setting: acct-42 and acct-43 were served
 // by det-001 (one 70 s contact each, the team's only handle times), and
 // det-001 has been on contact "other" since t=100. det-002 is free from
-// t=105. tune changes the routing config first.
+// t=105. The default handle time, which stands in for the samples the team
+// lacks, is the same 70 s. tune changes the routing config first.
 func knownBusy(t *testing.T, tune func(*teams.RoutingConfig)) *Core {
 	t.Helper()
 	org := smallOrg(2)
+	org.Routing.DefaultHandleSeconds = 70
 	org.Customers.Add("acct-43", "DET", "+13135550143")
 	if tune != nil {
 		tune(&org.Routing)

@@ -592,6 +592,52 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
+// TestHandlePrior: until a team has priorSamples handle times, the
+// default stands in for the missing ones, in the mean and in the residual
+// life; from then on only the samples count.
+func TestHandlePrior(t *testing.T) {
+	const def = 300.0
+	h := handleStats{}
+	h.init(50)
+	if got := h.mean(def); got != def {
+		t.Errorf("no samples: mean %v, want the default", got)
+	}
+	if got := h.residual(100, def); got != 200 {
+		t.Errorf("no samples, 100 s in: residual %v, want 200", got)
+	}
+	h.add(5) // a quick first contact
+	if got, want := h.mean(def), (5+9*def)/10; got != want {
+		t.Errorf("one 5 s sample: mean %v, want %v", got, want)
+	}
+	if got, want := h.residual(2, def), (3+9*(def-2))/10; got != want {
+		t.Errorf("one 5 s sample, 2 s in: residual %v, want %v", got, want)
+	}
+	if got, want := h.residual(10, def), def-10; got != want {
+		t.Errorf("one 5 s sample, 10 s in: residual %v, want %v (the defaults alone)", got, want)
+	}
+	for range priorSamples - 1 {
+		h.add(5)
+	}
+	if got := h.mean(def); got != 5 {
+		t.Errorf("%d samples of 5 s: mean %v, want 5", priorSamples, got)
+	}
+	if got := h.residual(2, def); got != 3 {
+		t.Errorf("%d samples of 5 s, 2 s in: residual %v, want 3", priorSamples, got)
+	}
+	if got := h.residual(10, def); got != 0.5 {
+		t.Errorf("%d samples of 5 s, 10 s in: residual %v, want a tenth of the mean", priorSamples, got)
+	}
+	// A window shorter than priorSamples needs only its own size.
+	short := handleStats{}
+	short.init(3)
+	for range 3 {
+		short.add(5)
+	}
+	if got := short.mean(def); got != 5 {
+		t.Errorf("full window of 3: mean %v, want 5", got)
+	}
+}
+
 // TestResizeRing: a team's handle-time window refitted to another EWT
 // sample size keeps the newest samples in order.
 func TestResizeRing(t *testing.T) {
@@ -608,14 +654,15 @@ func TestResizeRing(t *testing.T) {
 		if !slices.Equal(ts.Ring, want) || ts.N != n || ts.Next != n%size || ts.Sum != sum(want) {
 			t.Errorf("size %d: %+v, want ring %v", size, ts, want)
 		}
-		// The core takes it, and the mean is the kept samples'.
+		// The core takes it, and the mean is the kept samples' (with a
+		// default equal to it for the samples a short window lacks).
 		h := handleStats{}
 		h.init(size)
 		for _, v := range want[:n] {
 			h.add(v)
 		}
-		if h.mean(0) != ts.Sum/float64(ts.N) {
-			t.Errorf("size %d: mean %v, the window's %v", size, h.mean(0), ts.Sum/float64(ts.N))
+		if m := ts.Sum / float64(ts.N); h.mean(m) != m {
+			t.Errorf("size %d: mean %v, the window's %v", size, h.mean(m), m)
 		}
 	}
 	bad := teamSnap{ID: "T", Ring: []float64{1, 2}, Next: 5, N: 1}

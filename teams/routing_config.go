@@ -138,7 +138,8 @@ type RoutingConfig struct {
 	CallbackYieldSeconds float64 `yaml:"callback_yield_seconds" json:"callback_yield_seconds"`
 	// EWTSampleSize is how many recent handle times per team feed the EWT.
 	EWTSampleSize int `yaml:"ewt_sample_size" json:"ewt_sample_size"`
-	// DefaultHandleSeconds is the handle time the EWT assumes before a team has history.
+	// DefaultHandleSeconds is the handle time the EWT assumes before a team
+	// has history, and for the samples it lacks until it has ten.
 	DefaultHandleSeconds float64 `yaml:"default_handle_seconds" json:"default_handle_seconds"`
 	// ContactRetentionSeconds is how long a finished contact stays in
 	// memory, so that a retried route request still gets its answer.
