@@ -213,4 +213,18 @@ func TestRetentionBoundMetrics(t *testing.T) {
 		!strings.Contains(string(b), "the latest 2 at most") {
 		t.Errorf("an event for a contact forgotten early: %d %s", status, b)
 	}
+
+	// After a crash the count starts again: the cuts replay re-did are
+	// not counted twice, and the first contact to finish counts, even as
+	// the first command of the new process.
+	route(t, nc, "m-5", "")
+	nc.Close()
+	s.Kill()
+	s = startConfig(t, cfg)
+	nc = connect(t, s)
+	event(t, nc, map[string]any{"contact_id": "m-5", "type": "abandoned"})
+	_, body = httpDo(t, s, "GET", "/metrics", nil)
+	if !strings.Contains(string(body), "\ntex_contacts_retained 2\n") || !strings.Contains(string(body), "\ntex_contacts_forgotten_early_total 1\n") {
+		t.Errorf("metrics after a restart and one more finished contact:\n%s", body)
+	}
 }

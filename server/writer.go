@@ -223,6 +223,8 @@ func (w *writer) recover(ctx context.Context) error {
 	keep()
 	w.pub.send(out)
 	w.syncStore(nil)
+	_, cut := w.core.Retention()
+	w.retention.track(w.core, cut)
 	w.replayed = n
 	w.log.Info().Int(logCount, n).Uint64("from", from).Uint64(logSeq, w.lastSeq).Int("republished", len(out)).
 		Dur("took", time.Since(start)).Msg("journal replayed")
@@ -521,11 +523,18 @@ type retentionNote struct {
 	warned time.Time
 }
 
+// track counts core's cuts from base on: its own count after a replay,
+// which re-did cuts the process before counted; 0 after a reload, whose
+// new bound may have cut contacts early just now.
+func (r *retentionNote) track(core *router.Core, base uint64) {
+	r.core, r.cut = core, base
+}
+
 func (r *retentionNote) note(core *router.Core, m *metrics, log *zerolog.Logger, now time.Time) {
 	held, cut := core.Retention()
 	m.retained.Set(float64(held))
-	if core != r.core {
-		r.core, r.cut = core, cut
+	if core != r.core { // not tracked: count from here
+		r.track(core, cut)
 		return
 	}
 	if cut == r.cut {
@@ -900,6 +909,7 @@ func (w *writer) reload(org *teams.Org) error {
 		return fmt.Errorf("server: the state does not carry over into the new org (%w); still serving the old one", err)
 	}
 	w.core, w.org = core, org
+	w.retention.track(core, 0)
 	w.syncStore(org)
 	// Commands wait for the snapshot to be saved (a few hundred ms for a
 	// month of state): a start after a crash then replays under the new
