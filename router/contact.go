@@ -266,10 +266,10 @@ func (h *handleStats) prior() int {
 }
 
 func (h *handleStats) mean(def float64) float64 {
-	m := float64(h.prior())
 	if h.n == 0 {
 		return def
 	}
+	m := float64(h.prior())
 	return (h.sum + m*def) / (float64(h.n) + m)
 }
 

@@ -2,7 +2,6 @@ package router
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -19,276 +18,230 @@ import (
 
 var errNotFinite = errors.New("json: unsupported value: NaN or ±Inf")
 
+// jsonWriter appends an object's fields. Each key carries what goes before
+// it (`{` or `,`) and its colon. The first value json.Marshal would refuse
+// (NaN, ±Inf, a time past year 9999) is kept as err, and done returns it.
+type jsonWriter struct {
+	b   []byte
+	err error
+}
+
+func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
+
+func (w *jsonWriter) str(key, s string) { w.b = appendString(append(w.b, key...), s) }
+
+// optStr is a string field with omitempty.
+func (w *jsonWriter) optStr(key, s string) {
+	if s != "" {
+		w.str(key, s)
+	}
+}
+
+func (w *jsonWriter) int(key string, n int) {
+	w.b = strconv.AppendInt(append(w.b, key...), int64(n), 10)
+}
+
+func (w *jsonWriter) bool(key string, v bool) { w.b = strconv.AppendBool(append(w.b, key...), v) }
+
+func (w *jsonWriter) float(key string, f float64) {
+	var err error
+	w.b, err = appendFloat(append(w.b, key...), f)
+	w.keep(err)
+}
+
+// floatPtr writes null for nil.
+func (w *jsonWriter) floatPtr(key string, f *float64) {
+	if f == nil {
+		w.raw(key)
+		w.raw("null")
+		return
+	}
+	w.float(key, *f)
+}
+
+func (w *jsonWriter) time(key string, t time.Time) {
+	var err error
+	w.b, err = t.AppendText(append(append(w.b, key...), '"'))
+	w.b = append(w.b, '"')
+	w.keep(err)
+}
+
+func (w *jsonWriter) keep(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// list writes `key[` then n elements by elem, comma-separated, then `]`.
+func (w *jsonWriter) list(key string, n int, elem func(i int)) {
+	w.raw(key)
+	w.raw("[")
+	for i := range n {
+		if i > 0 {
+			w.raw(",")
+		}
+		elem(i)
+	}
+	w.raw("]")
+}
+
+// done closes the object.
+func (w *jsonWriter) done() ([]byte, error) { return append(w.b, '}'), w.err }
+
 // AppendJSON appends the decision as JSON.
 func (d *Decision) AppendJSON(b []byte) ([]byte, error) {
-	var err error
-	b = appendStringField(b, `{"contact_id":`, d.ContactID)
-	if b, err = appendTimeField(b, `,"at":`, d.At); err != nil {
-		return b, err
-	}
-	b = appendStringField(b, `,"trigger":`, d.Trigger)
-	b = appendStringField(b, `,"market":`, d.Market)
-	b = appendStringField(b, `,"matched_by":`, d.MatchedBy)
-	b = appendStringField(b, `,"team":`, d.Team)
-	b = appendStringField(b, `,"outcome":`, d.Outcome)
-	if d.Agent != "" {
-		b = appendStringField(b, `,"agent":`, d.Agent)
-	}
-	if d.Step != "" {
-		b = appendStringField(b, `,"step":`, d.Step)
-	}
+	w := jsonWriter{b: b}
+	w.str(`{"contact_id":`, d.ContactID)
+	w.time(`,"at":`, d.At)
+	w.str(`,"trigger":`, d.Trigger)
+	w.str(`,"market":`, d.Market)
+	w.str(`,"matched_by":`, d.MatchedBy)
+	w.str(`,"team":`, d.Team)
+	w.str(`,"outcome":`, d.Outcome)
+	w.optStr(`,"agent":`, d.Agent)
+	w.optStr(`,"step":`, d.Step)
 	if len(d.Steps) > 0 {
-		b = append(b, `,"steps":[`...)
-		for i := range d.Steps {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = d.Steps[i].appendJSON(b)
-		}
-		b = append(b, ']')
+		w.list(`,"steps":`, len(d.Steps), func(i int) { d.Steps[i].appendJSON(&w) })
 	}
 	if len(d.Candidates) > 0 {
-		b = append(b, `,"candidates":[`...)
-		for i := range d.Candidates {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = d.Candidates[i].appendJSON(b); err != nil {
-				return b, err
-			}
-		}
-		b = append(b, ']')
+		w.list(`,"candidates":`, len(d.Candidates), func(i int) { d.Candidates[i].appendJSON(&w) })
 	}
 	if len(d.Skipped) > 0 {
-		b = appendSkips(append(b, `,"skipped":`...), d.Skipped)
+		appendSkips(&w, `,"skipped":`, d.Skipped)
 	}
 	if d.Position != 0 {
-		b = appendIntField(b, `,"position":`, d.Position)
+		w.int(`,"position":`, d.Position)
 	}
 	if d.EWTSeconds != nil {
-		if b, err = appendFloatField(b, `,"ewt_seconds":`, *d.EWTSeconds); err != nil {
-			return b, err
-		}
+		w.float(`,"ewt_seconds":`, *d.EWTSeconds)
 	}
 	if d.Callback {
-		b = append(b, `,"callback":true`...)
+		w.raw(`,"callback":true`)
 	}
 	if k := d.KnownAgent; k != nil {
-		b = appendStringField(b, `,"known_agent":{"agent":`, k.Agent)
-		if b, err = appendFloatPtrField(b, `,"expected_wait_seconds":`, k.ExpectedWaitSeconds); err != nil {
-			return b, err
-		}
-		b = append(appendStringField(b, `,"choice":`, k.Choice), '}')
+		w.str(`,"known_agent":{"agent":`, k.Agent)
+		w.floatPtr(`,"expected_wait_seconds":`, k.ExpectedWaitSeconds)
+		w.str(`,"choice":`, k.Choice)
+		w.raw("}")
 	}
 	if d.Considered != 0 {
-		b = appendIntField(b, `,"contacts_considered":`, d.Considered)
+		w.int(`,"contacts_considered":`, d.Considered)
 	}
-	if d.Policy != "" {
-		b = appendStringField(b, `,"policy":`, d.Policy)
+	w.optStr(`,"policy":`, d.Policy)
+	if v := d.Weights; v != nil {
+		w.float(`,"weights":{"continuity":`, v.Continuity)
+		w.float(`,"skill":`, v.Skill)
+		w.float(`,"fairness":`, v.Fairness)
+		w.raw("}")
 	}
-	if w := d.Weights; w != nil {
-		if b, err = appendFloatField(b, `,"weights":{"continuity":`, w.Continuity); err != nil {
-			return b, err
-		}
-		if b, err = appendFloatField(b, `,"skill":`, w.Skill); err != nil {
-			return b, err
-		}
-		if b, err = appendFloatField(b, `,"fairness":`, w.Fairness); err != nil {
-			return b, err
-		}
-		b = append(b, '}')
-	}
-	return append(b, '}'), nil
+	return w.done()
 }
 
-func (s *StepTrace) appendJSON(b []byte) []byte {
-	b = appendStringField(b, `{"step":`, s.Step)
+func (s *StepTrace) appendJSON(w *jsonWriter) {
+	w.str(`{"step":`, s.Step)
 	if len(s.Teams) > 0 {
-		b = append(b, `,"teams":[`...)
-		for i, t := range s.Teams {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, t)
-		}
-		b = append(b, ']')
+		w.list(`,"teams":`, len(s.Teams), func(i int) { w.b = appendString(w.b, s.Teams[i]) })
 	}
-	b = appendBoolField(b, `,"open":`, s.Open)
-	b = appendBoolField(b, `,"viable":`, s.Viable)
-	b = appendIntField(b, `,"considered":`, s.Considered)
-	b = appendIntField(b, `,"eligible":`, s.Eligible)
+	w.bool(`,"open":`, s.Open)
+	w.bool(`,"viable":`, s.Viable)
+	w.int(`,"considered":`, s.Considered)
+	w.int(`,"eligible":`, s.Eligible)
 	if len(s.Skipped) > 0 {
-		b = appendSkips(append(b, `,"skipped":`...), s.Skipped)
+		appendSkips(w, `,"skipped":`, s.Skipped)
 	}
-	return append(b, '}')
+	w.raw("}")
 }
 
-func appendSkips(b []byte, skips []SkipCount) []byte {
-	b = append(b, '[')
-	for i, s := range skips {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendStringField(b, `{"reason":`, string(s.Reason))
-		b = append(appendIntField(b, `,"count":`, s.Count), '}')
-	}
-	return append(b, ']')
+func appendSkips(w *jsonWriter, key string, skips []SkipCount) {
+	w.list(key, len(skips), func(i int) {
+		w.str(`{"reason":`, string(skips[i].Reason))
+		w.int(`,"count":`, skips[i].Count)
+		w.raw("}")
+	})
 }
 
-func (c *Candidate) appendJSON(b []byte) ([]byte, error) {
-	b = appendStringField(b, `{"agent":`, c.Agent)
-	b = appendStringField(b, `,"team":`, c.Team)
-	for _, f := range [...]struct {
-		key string
-		v   float64
-	}{{`,"score":`, c.Score}, {`,"continuity":`, c.Continuity}, {`,"skill":`, c.Skill}, {`,"fairness":`, c.Fairness}, {`,"load":`, c.Load}} {
-		var err error
-		if b, err = appendFloatField(b, f.key, f.v); err != nil {
-			return b, err
-		}
-	}
-	b = appendBoolField(b, `,"load_capped":`, c.LoadCapped)
-	b, err := appendFloatField(b, `,"idle_seconds":`, c.IdleSecs)
-	if err != nil {
-		return b, err
-	}
-	b = appendBoolField(b, `,"chosen":`, c.Chosen)
-	return append(b, '}'), nil
+func (c *Candidate) appendJSON(w *jsonWriter) {
+	w.str(`{"agent":`, c.Agent)
+	w.str(`,"team":`, c.Team)
+	w.float(`,"score":`, c.Score)
+	w.float(`,"continuity":`, c.Continuity)
+	w.float(`,"skill":`, c.Skill)
+	w.float(`,"fairness":`, c.Fairness)
+	w.float(`,"load":`, c.Load)
+	w.bool(`,"load_capped":`, c.LoadCapped)
+	w.float(`,"idle_seconds":`, c.IdleSecs)
+	w.bool(`,"chosen":`, c.Chosen)
+	w.raw("}")
 }
 
 // AppendJSON appends the reply as JSON, in the shape its MarshalJSON gives.
 func (r *RouteReply) AppendJSON(b []byte) ([]byte, error) {
-	b = appendStringField(b, `{"contact_id":`, r.ContactID)
-	b = appendStringField(b, `,"status":`, r.Status)
-	b = appendStringField(b, `,"state":`, r.State)
-	b = appendStringField(b, `,"market":`, r.Market)
-	b = appendStringField(b, `,"team":`, r.Team)
-	if r.Agent != "" {
-		b = appendStringField(b, `,"agent":`, r.Agent)
-	}
-	if r.Endpoint != "" {
-		b = appendStringField(b, `,"endpoint":`, r.Endpoint)
-	}
+	w := jsonWriter{b: b}
+	w.str(`{"contact_id":`, r.ContactID)
+	w.str(`,"status":`, r.Status)
+	w.str(`,"state":`, r.State)
+	w.str(`,"market":`, r.Market)
+	w.str(`,"team":`, r.Team)
+	w.optStr(`,"agent":`, r.Agent)
+	w.optStr(`,"endpoint":`, r.Endpoint)
 	if !r.OfferExpiresAt.IsZero() {
-		var err error
-		if b, err = appendTimeField(b, `,"offer_expires_at":`, r.OfferExpiresAt); err != nil {
-			return b, err
-		}
+		w.time(`,"offer_expires_at":`, r.OfferExpiresAt)
 	}
-	b = appendStringField(b, `,"matched_by":`, r.MatchedBy)
-	if r.Step != "" {
-		b = appendStringField(b, `,"step":`, r.Step)
-	}
+	w.str(`,"matched_by":`, r.MatchedBy)
+	w.optStr(`,"step":`, r.Step)
 	if r.Status == StatusQueued {
-		b = appendIntField(b, `,"position":`, r.Position)
-		var err error
-		if b, err = appendFloatPtrField(b, `,"ewt_seconds":`, r.EWTSeconds); err != nil {
-			return b, err
-		}
-		b = appendBoolField(b, `,"callback_offered":`, r.CallbackOffered)
-		b = appendBoolField(b, `,"callback":`, r.Callback)
+		w.int(`,"position":`, r.Position)
+		w.floatPtr(`,"ewt_seconds":`, r.EWTSeconds)
+		w.bool(`,"callback_offered":`, r.CallbackOffered)
+		w.bool(`,"callback":`, r.Callback)
 	}
-	return append(b, '}'), nil
+	return w.done()
 }
 
 // AppendJSON appends the change as JSON.
 func (c *ContactStateChange) AppendJSON(b []byte) ([]byte, error) {
-	b = appendStringField(b, `{"contact_id":`, c.ContactID)
-	b = appendStringField(b, `,"market":`, c.Market)
-	b = appendStringField(b, `,"team":`, c.Team)
-	b = appendStringField(b, `,"state":`, c.State)
-	if c.Prev != "" {
-		b = appendStringField(b, `,"prev":`, c.Prev)
-	}
-	if c.Agent != "" {
-		b = appendStringField(b, `,"agent":`, c.Agent)
-	}
-	if c.Reason != "" {
-		b = appendStringField(b, `,"reason":`, c.Reason)
-	}
-	b, err := appendTimeField(b, `,"at":`, c.At)
-	return append(b, '}'), err
+	w := jsonWriter{b: b}
+	w.str(`{"contact_id":`, c.ContactID)
+	w.str(`,"market":`, c.Market)
+	w.str(`,"team":`, c.Team)
+	w.str(`,"state":`, c.State)
+	w.optStr(`,"prev":`, c.Prev)
+	w.optStr(`,"agent":`, c.Agent)
+	w.optStr(`,"reason":`, c.Reason)
+	w.time(`,"at":`, c.At)
+	return w.done()
 }
 
 // AppendJSON appends the change as JSON.
 func (c *AgentStateChange) AppendJSON(b []byte) ([]byte, error) {
-	b = appendStringField(b, `{"agent_id":`, c.AgentID)
-	b = appendStringField(b, `,"team":`, c.Team)
-	b = appendStringField(b, `,"state":`, c.State)
-	b = appendStringField(b, `,"prev":`, c.Prev)
-	if c.Reason != "" {
-		b = appendStringField(b, `,"reason":`, c.Reason)
-	}
-	b, err := appendTimeField(b, `,"at":`, c.At)
-	return append(b, '}'), err
+	w := jsonWriter{b: b}
+	w.str(`{"agent_id":`, c.AgentID)
+	w.str(`,"team":`, c.Team)
+	w.str(`,"state":`, c.State)
+	w.str(`,"prev":`, c.Prev)
+	w.optStr(`,"reason":`, c.Reason)
+	w.time(`,"at":`, c.At)
+	return w.done()
 }
 
 // AppendJSON appends the reply as JSON.
 func (r *ContactEventReply) AppendJSON(b []byte) ([]byte, error) {
-	b = appendBoolField(b, `{"ok":`, r.OK)
-	b = appendStringField(b, `,"contact_id":`, r.ContactID)
-	b = appendStringField(b, `,"state":`, r.State)
-	return append(b, '}'), nil
+	w := jsonWriter{b: b}
+	w.bool(`{"ok":`, r.OK)
+	w.str(`,"contact_id":`, r.ContactID)
+	w.str(`,"state":`, r.State)
+	return w.done()
 }
 
 // AppendJSON appends the reply as JSON.
 func (r *AgentStateReply) AppendJSON(b []byte) ([]byte, error) {
-	b = appendBoolField(b, `{"ok":`, r.OK)
-	b = appendStringField(b, `,"agent_id":`, r.AgentID)
-	b = appendStringField(b, `,"state":`, r.State)
-	if r.Pending != "" {
-		b = appendStringField(b, `,"pending":`, r.Pending)
-	}
-	b = appendBoolField(b, `,"changed":`, r.Changed)
-	return append(b, '}'), nil
-}
-
-// Appends says whether the event's payload has an AppendJSON; for the
-// others, json.Marshal(e.Payload()).
-func (e *Event) Appends() bool {
-	return e.Kind == KindDecision || e.Kind == KindContactState || e.Kind == KindAgentState
-}
-
-// AppendJSON appends the event's payload as JSON, if Appends.
-func (e *Event) AppendJSON(b []byte) ([]byte, error) {
-	switch e.Kind {
-	case KindDecision:
-		return e.Decision.AppendJSON(b)
-	case KindContactState:
-		return e.ContactState.AppendJSON(b)
-	case KindAgentState:
-		return e.AgentState.AppendJSON(b)
-	}
-	return b, fmt.Errorf("router: %s events have no AppendJSON", e.Kind)
-}
-
-func appendStringField(b []byte, key, s string) []byte {
-	return appendString(append(b, key...), s)
-}
-
-func appendIntField(b []byte, key string, n int) []byte {
-	return strconv.AppendInt(append(b, key...), int64(n), 10)
-}
-
-func appendBoolField(b []byte, key string, v bool) []byte {
-	return strconv.AppendBool(append(b, key...), v)
-}
-
-func appendFloatField(b []byte, key string, f float64) ([]byte, error) {
-	return appendFloat(append(b, key...), f)
-}
-
-func appendFloatPtrField(b []byte, key string, f *float64) ([]byte, error) {
-	if f == nil {
-		return append(append(b, key...), "null"...), nil
-	}
-	return appendFloatField(b, key, *f)
-}
-
-func appendTimeField(b []byte, key string, t time.Time) ([]byte, error) {
-	b = append(append(b, key...), '"')
-	b, err := t.AppendText(b)
-	return append(b, '"'), err
+	w := jsonWriter{b: b}
+	w.bool(`{"ok":`, r.OK)
+	w.str(`,"agent_id":`, r.AgentID)
+	w.str(`,"state":`, r.State)
+	w.optStr(`,"pending":`, r.Pending)
+	w.bool(`,"changed":`, r.Changed)
+	return w.done()
 }
 
 // appendFloat writes f as encoding/json does: the shortest decimal that

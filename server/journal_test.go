@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,25 @@ func TestAppendEntry(t *testing.T) {
 	}
 	if data := appendEntry(nil, 1, nil); string(data) != `{"t":1,"c":[]}` {
 		t.Errorf("empty entry: %s", data)
+	}
+}
+
+// TestUnencodable: a payload json.Marshal would refuse (a NaN) is an
+// unavailable error as a reply, and an event left out, with an error logged.
+func TestUnencodable(t *testing.T) {
+	nan := math.NaN()
+	body := encodeReply(&router.RouteReply{Status: router.StatusQueued, EWTSeconds: &nan})
+	if !strings.Contains(string(body), `"code":"unavailable"`) || !strings.Contains(string(body), "encode reply") {
+		t.Errorf("reply with a NaN: %s", body)
+	}
+	var logs natstest.LogBuffer
+	log := zerolog.New(&logs)
+	ev := router.Event{Kind: router.KindDecision, Key: "DET", Decision: &router.Decision{Weights: &router.WeightsView{Skill: nan}}}
+	if oe := encodeEvent("tex", ev, eventID{1, 0}, &log); oe.data != nil {
+		t.Errorf("decision with a NaN encoded as %s", oe.data)
+	}
+	if !strings.Contains(logs.String(), "encode event") {
+		t.Errorf("nothing logged: %q", logs.String())
 	}
 }
 

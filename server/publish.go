@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -215,13 +214,7 @@ func readHole(ctx context.Context, kv jetstream.KeyValue, key string) (*eventID,
 
 // encodeEvent makes e ready to publish.
 func encodeEvent(prefix string, e router.Event, id eventID, log *zerolog.Logger) outEvent {
-	var data []byte
-	var err error
-	if e.Appends() {
-		data, err = appendJSON(e.AppendJSON)
-	} else {
-		data, err = json.Marshal(e.Payload())
-	}
+	data, err := encodeJSON(e.Payload())
 	if err != nil {
 		log.Error().Err(err).Str("kind", e.Kind.String()).Msg("encode event")
 		data = nil

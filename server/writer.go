@@ -1128,10 +1128,15 @@ type jsonAppender interface {
 // out at its size, one allocation per payload, as json.Marshal does.
 var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// appendJSON encodes with write, which appends to a scratch buffer.
-func appendJSON(write func([]byte) ([]byte, error)) ([]byte, error) {
+// encodeJSON encodes v by its AppendJSON when it has one, else by
+// json.Marshal: the same bytes either way.
+func encodeJSON(v any) ([]byte, error) {
+	a, ok := v.(jsonAppender)
+	if !ok {
+		return json.Marshal(v)
+	}
 	buf := scratch.Get().(*[]byte)
-	b, err := write((*buf)[:0])
+	b, err := a.AppendJSON((*buf)[:0])
 	var out []byte
 	if err == nil {
 		out = bytes.Clone(b)
@@ -1144,13 +1149,7 @@ func appendJSON(write func([]byte) ([]byte, error)) ([]byte, error) {
 }
 
 func encodeReply(v any) []byte {
-	var data []byte
-	var err error
-	if a, ok := v.(jsonAppender); ok {
-		data, err = appendJSON(a.AppendJSON)
-	} else {
-		data, err = json.Marshal(v)
-	}
+	data, err := encodeJSON(v)
 	if err != nil {
 		return encodeError(&router.Error{Code: router.CodeUnavailable, Message: "encode reply: " + err.Error()})
 	}
